@@ -1,0 +1,1 @@
+"""File formats: SNAP coefficient/parameter files, HDF5 stores, importers."""
