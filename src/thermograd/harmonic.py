@@ -46,12 +46,14 @@ def symmetrize_hessian(hessian: np.ndarray, acoustic_sum_rule: bool = True) -> n
         raise InputError(f"Hessian must have shape (3N, 3N), got {h.shape}")
     h = 0.5 * (h + h.T)
     if acoustic_sum_rule:
+        # Project out uniform translations: h -> P h P with P = 1 - T T^T. The result is symmetric and
+        # annihilates every translation exactly (subtracting row sums and re-symmetrising does not).
         n = h.shape[0] // 3
-        blocks = h.reshape(n, 3, n, 3)
-        row_sum = blocks.sum(axis=2)  # (n, 3, 3)
-        for i in range(n):
-            blocks[i, :, i, :] -= row_sum[i]
-        h = blocks.reshape(3 * n, 3 * n)
+        trans = np.zeros((3 * n, 3))
+        for k in range(3):
+            trans[k::3, k] = 1.0 / math.sqrt(n)
+        proj = np.eye(3 * n) - trans @ trans.T
+        h = proj @ h @ proj
         h = 0.5 * (h + h.T)
     return h
 
@@ -144,7 +146,8 @@ def modes_from_hessian(
     if np.any(bad):
         raise UnstableStructureError(
             f"unstable reference structure: {int(bad.sum())} of {kappa.size} vibrational modes have "
-            f"eigenvalue <= {threshold:.3g} eV/Å² (most negative {float(kappa.min()):.6g} eV/Å²); "
+            f"eigenvalue <= {threshold:.3g} eV/Å² ({'most negative' if kappa.min() < 0 else 'lowest'} "
+            f"{float(kappa.min()):.6g} eV/Å²); "
             "relax the structure or change the strain/potential"
         )
     order = np.argsort(kappa)
@@ -162,7 +165,8 @@ def shell_alpha(T_shell, kappa_bar: float):
 
 def shell_temperature(alpha, kappa_bar: float):
     """Inverse of :func:`shell_alpha`: T_α = κ̄ e^α / (3 k_B), K."""
-    return kappa_bar * (np.exp(alpha) if isinstance(alpha, (float, np.ndarray)) else alpha.exp()) / (3.0 * KB)
+    expo = alpha.exp() if hasattr(alpha, "exp") and not isinstance(alpha, np.ndarray) else np.exp(alpha)
+    return kappa_bar * expo / (3.0 * KB)
 
 
 def shell_entropy(alpha, T, mass: float, mean_log_nu: float):
@@ -185,7 +189,7 @@ def harmonic_free_energy(modes: Modes, T, convention: str = "ddos"):
     if convention not in HARMONIC_CONVENTIONS:
         raise InputError(f"unknown harmonic convention {convention!r}; use one of {HARMONIC_CONVENTIONS}")
     T = np.asarray(T, dtype=float)
-    if np.any(T <= 0):
+    if not np.all(T > 0):
         raise InputError(f"temperature must be > 0 K, got {T}")
     log_hbar_omega = 0.5 * np.log(HBAR2_PER_AMU * modes.kappa / modes.mass)  # ln(ħω / eV)
     kT = KB * T
@@ -205,8 +209,11 @@ def einstein_free_energy(spring: np.ndarray | float, mass: np.ndarray | float, T
     """
     if not T > 0:
         raise InputError(f"temperature must be > 0 K, got {T!r}")
-    k = np.atleast_1d(np.asarray(spring, dtype=float))
-    m = np.broadcast_to(np.asarray(mass, dtype=float), k.shape)
+    try:
+        k, m = np.broadcast_arrays(np.atleast_1d(np.asarray(spring, dtype=float)),
+                                   np.atleast_1d(np.asarray(mass, dtype=float)))
+    except ValueError:
+        raise InputError(f"spring constants {np.shape(spring)} and masses {np.shape(mass)} do not broadcast") from None
     if np.any(k <= 0) or np.any(m <= 0):
         raise InputError("spring constants and masses must be positive")
     hbar_omega = np.sqrt(HBAR2_PER_AMU * k / m)
