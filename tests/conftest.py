@@ -19,7 +19,9 @@ def shared_data() -> Path:
     """Path to ../shared/data; skips the test when absent."""
     path = SHARED / "data"
     if not path.is_dir():
-        pytest.skip(f"reference data not found at {path} (a fresh clone has no ../shared; set THERMOGRAD_SHARED)")
+        pytest.skip(
+            f"reference data not found at {path} (a fresh clone has no ../shared; set THERMOGRAD_SHARED)"
+        )
     return path
 
 
@@ -41,4 +43,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         for marker, module in need.items():
             if marker in item.keywords and not _has(module):
-                item.add_marker(pytest.mark.skip(reason=f"{module} not installed (pip install 'thermograd[all]')"))
+                item.add_marker(
+                    pytest.mark.skip(reason=f"{module} not installed (pip install 'thermograd[all]')")
+                )

@@ -59,7 +59,11 @@ def format_validation_error(model: type[BaseModel], exc: ValidationError, source
             hint = ""
             if owner is not None:
                 close = difflib.get_close_matches(key, list(owner.model_fields), n=1, cutoff=0.5)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(owner.model_fields)}"
+                hint = (
+                    f"; did you mean {close[0]!r}?"
+                    if close
+                    else f"; valid keys: {', '.join(owner.model_fields)}"
+                )
             msgs.append(f"unknown key {where!r}{hint}")
         else:
             msgs.append(f"{where}: {err.get('msg')}")

@@ -210,10 +210,13 @@ def einstein_free_energy(spring: np.ndarray | float, mass: np.ndarray | float, T
     if not T > 0:
         raise InputError(f"temperature must be > 0 K, got {T!r}")
     try:
-        k, m = np.broadcast_arrays(np.atleast_1d(np.asarray(spring, dtype=float)),
-                                   np.atleast_1d(np.asarray(mass, dtype=float)))
+        k, m = np.broadcast_arrays(
+            np.atleast_1d(np.asarray(spring, dtype=float)), np.atleast_1d(np.asarray(mass, dtype=float))
+        )
     except ValueError:
-        raise InputError(f"spring constants {np.shape(spring)} and masses {np.shape(mass)} do not broadcast") from None
+        raise InputError(
+            f"spring constants {np.shape(spring)} and masses {np.shape(mass)} do not broadcast"
+        ) from None
     if np.any(k <= 0) or np.any(m <= 0):
         raise InputError("spring constants and masses must be positive")
     hbar_omega = np.sqrt(HBAR2_PER_AMU * k / m)

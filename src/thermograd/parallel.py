@@ -33,7 +33,9 @@ class SerialExecutor(Executor):
 
 
 @contextlib.contextmanager
-def make_executor(kind: str = "serial", workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
+def make_executor(
+    kind: str = "serial", workers: int | None = None, scheduler: str | None = None
+) -> Iterator[Executor]:
     """Context manager yielding an Executor of the given kind; shuts it down on exit.
 
     Args:
@@ -61,7 +63,9 @@ def make_executor(kind: str = "serial", workers: int | None = None, scheduler: s
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise EngineError("the dask executor needs 'dask[distributed]' (pip install 'thermograd[dask]')") from None
+        raise EngineError(
+            "the dask executor needs 'dask[distributed]' (pip install 'thermograd[dask]')"
+        ) from None
     if scheduler:
         try:
             client = Client(scheduler, timeout="20s")
@@ -72,8 +76,9 @@ def make_executor(kind: str = "serial", workers: int | None = None, scheduler: s
         finally:
             client.close()
         return
-    cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=40)
+    cluster = LocalCluster(
+        n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    )
     client = Client(cluster)
     try:
         yield client.get_executor()

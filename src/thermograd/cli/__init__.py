@@ -56,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"thermograd {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"thermograd {args.command}: interrupted; finished work is kept, rerun the same command to resume",
-              file=sys.stderr)
+        print(
+            f"thermograd {args.command}: interrupted; finished work is kept, rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130
 
 

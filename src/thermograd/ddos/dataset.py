@@ -89,7 +89,9 @@ class PhaseDataset:
         d = self.D_0.shape[0]
         for s in self.shells:
             if s.n_features != d:
-                raise InputError(f"phase {self.name!r}: shell at {s.T_shell} K has {s.n_features} features, D_0 has {d}")
+                raise InputError(
+                    f"phase {self.name!r}: shell at {s.T_shell} K has {s.n_features} features, D_0 has {d}"
+                )
         self.shells.sort(key=lambda s: s.T_shell)
 
     @property
