@@ -25,7 +25,7 @@ class SerialExecutor(Executor):
         fut: Future = Future()
         try:
             fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+        except BaseException as exc:  # delivered through the future
             if isinstance(exc, KeyboardInterrupt):
                 raise
             fut.set_exception(exc)

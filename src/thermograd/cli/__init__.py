@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(
-            f"thermograd {args.command}: interrupted; finished work is kept, rerun the same command to resume",
+            f"thermograd {args.command}: interrupted; finished work is kept, "
+            "rerun the same command to resume",
             file=sys.stderr,
         )
         return 130
