@@ -1,0 +1,64 @@
+"""Run or resume a D-DOS sampling campaign: ``thermograd sample run.yaml``.
+
+Plans phase × strain × shell × chunk tasks, sets up each reference (Hessian, modes, E_0, D_0), samples the
+chunks through the chosen executor and streams them into the run file's HDF5 output. Rerunning the same
+command resumes an interrupted campaign without recomputing finished work. Write an example run file with
+``thermograd init ddos > run.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_file", help="YAML run file (see 'thermograd init ddos')")
+    p.add_argument(
+        "--executor",
+        choices=("serial", "processes", "dask"),
+        default="serial",
+        help="where chunk tasks run (default: serial)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes for 'processes' or a local Dask cluster (default 2)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of an existing Dask scheduler, e.g. tcp://host:8786 (implies --executor dask)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..ddos.campaign import run_campaign
+    from ..ddos.campaign_config import load_campaign_config
+    from ..errors import ConfigError
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    config, text = load_campaign_config(args.run_file)
+    executor = "dask" if args.scheduler else args.executor
+    summary = run_campaign(
+        config,
+        text,
+        executor=executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.no_progress,
+    )
+    skipped = summary.n_chunks - summary.n_chunks_run
+    print(
+        f"campaign {summary.path}: {summary.n_references} reference(s) "
+        f"({summary.n_references_computed} set up now), {summary.n_chunks} chunk(s) "
+        f"({summary.n_chunks_run} sampled now, {skipped} already stored), "
+        f"{summary.n_samples} samples; complete",
+        file=sys.stdout,
+    )
+    return 0

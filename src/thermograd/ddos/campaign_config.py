@@ -1,0 +1,305 @@
+"""Run-file model of a D-DOS sampling campaign (``thermograd sample run.yaml``).
+
+A campaign samples harmonic-energy shells of every phase × strain of a reference structure
+(science-ddos.md §3, §12). The run file names the phases (a builder or a structure file), the isotropic
+strains, the reference potential (Hessian and E_0), the descriptor (default: the SNAP bispectrum of the
+potential's ``.snapparam``), the shell temperatures, samples per shell, chunk size, seed, histogram percentile
+and the output HDF5 file. Every model forbids unknown keys; misspelled keys get a "did you mean" hint.
+
+The *config hash* identifies a campaign: it is the SHA-256 of the canonical JSON of the validated config
+(comments, key order and the output path do not enter), so a rerun with an equivalent file resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from ..config import StrictModel, validate_model
+from ..errors import ConfigError
+
+__all__ = [
+    "CampaignConfig",
+    "DescriptorConfig",
+    "HessianConfig",
+    "PhaseConfig",
+    "PotentialConfig",
+    "ShellRange",
+    "StructureConfig",
+    "load_campaign_config",
+]
+
+
+class StructureConfig(StrictModel):
+    """A reference structure: a lattice builder (bcc/fcc/hcp/a15) or a structure file (any ASE format).
+
+    ``size`` counts conventional cells along each axis (one integer for a cube). Give at most one of
+    ``a`` (Å) and ``volume_per_atom`` (Å³/atom); with neither the builder's default applies.
+    """
+
+    builder: Literal["bcc", "fcc", "hcp", "a15"] | None = None
+    element: str | None = None
+    a: float | None = Field(default=None, gt=0)
+    volume_per_atom: float | None = Field(default=None, gt=0)
+    size: int | tuple[int, int, int] = 4
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StructureConfig:
+        if (self.builder is None) == (self.file is None):
+            raise ValueError("give exactly one of 'builder' (bcc, fcc, hcp, a15) or 'file'")
+        if self.builder is not None and not self.element:
+            raise ValueError(f"builder {self.builder!r} needs 'element'")
+        if self.a is not None and self.volume_per_atom is not None:
+            raise ValueError("give at most one of 'a' and 'volume_per_atom'")
+        size = (self.size,) * 3 if isinstance(self.size, int) else tuple(self.size)
+        if any(n < 1 for n in size):
+            raise ValueError(f"size must be positive, got {self.size}")
+        return self
+
+    @property
+    def size3(self) -> tuple[int, int, int]:
+        return (self.size,) * 3 if isinstance(self.size, int) else tuple(self.size)  # type: ignore[return-value]
+
+
+class PhaseConfig(StrictModel):
+    """One phase: a label and its reference structure."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
+    structure: StructureConfig
+
+
+class PotentialConfig(StrictModel):
+    """Reference potential for the Hessian and E_0: exactly one of ``snap`` (a shipped or local ``.snap`` set,
+    by name or path), ``eam`` (a file, with ``elements``) or ``pair_style`` + ``pair_coeff`` LAMMPS lines."""
+
+    snap: str | None = None
+    eam: str | None = None
+    elements: list[str] | None = None
+    pair_style: str | None = None
+    pair_coeff: list[str] | str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PotentialConfig:
+        kinds = [k for k in ("snap", "eam", "pair_style") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "give exactly one of 'snap', 'eam' (with 'elements') or 'pair_style' (with 'pair_coeff')"
+            )
+        if self.eam is not None and not self.elements:
+            raise ValueError("'eam' needs 'elements' (one per LAMMPS atom type)")
+        if self.pair_style is not None and not self.pair_coeff:
+            raise ValueError("'pair_style' needs 'pair_coeff'")
+        if self.pair_style is None and self.pair_coeff is not None:
+            raise ValueError("'pair_coeff' needs 'pair_style'")
+        return self
+
+    @property
+    def pair_coeff_lines(self) -> list[str]:
+        if self.pair_coeff is None:
+            return []
+        return [self.pair_coeff] if isinstance(self.pair_coeff, str) else list(self.pair_coeff)
+
+
+class DescriptorConfig(StrictModel):
+    """Per-atom descriptor averaged over atoms: a SNAP bispectrum from a ``.snapparam`` (name or path), or a
+    generic LAMMPS per-atom ``compute`` (e.g. ``"sna/atom 4.6 0.99363 6 0.5 1.0 rmin0 0.0"``) with its
+    ``cutoff`` (Å). Omitted: the bispectrum of the SNAP reference potential's own ``.snapparam``."""
+
+    snapparam: str | None = None
+    compute: str | None = None
+    cutoff: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DescriptorConfig:
+        if (self.snapparam is None) == (self.compute is None):
+            raise ValueError("give exactly one of 'snapparam' or 'compute'")
+        if self.compute is not None and self.cutoff is None:
+            raise ValueError("'compute' needs 'cutoff' (Å, for the pair_style zero neighbour list)")
+        if self.snapparam is not None and self.cutoff is not None:
+            raise ValueError("'cutoff' is read from the .snapparam; give it only with 'compute'")
+        return self
+
+
+class HessianConfig(StrictModel):
+    """Hessian of the reference potential: central finite differences of forces (``fd``) or the LAMMPS PHONON
+    ``dynmat`` command, with displacement ``step`` in Å (default: the engine's, 1e-3 Å); ``negative_tol`` is
+    the relative tolerance below which a mode counts as unstable."""
+
+    method: Literal["fd", "dynmat"] = "fd"
+    step: float | None = Field(default=None, gt=0, lt=0.1)
+    negative_tol: float = Field(default=1e-6, gt=0)
+
+
+class ShellRange(StrictModel):
+    """Evenly spaced shell temperatures, like ``numpy.linspace(start, stop, num)`` (K)."""
+
+    start: float = Field(gt=0)
+    stop: float = Field(gt=0)
+    num: int = Field(ge=1)
+
+    def values(self) -> list[float]:
+        return [float(t) for t in np.linspace(self.start, self.stop, self.num)]
+
+
+class CampaignConfig(StrictModel):
+    """A D-DOS sampling campaign (see the module docstring and ``thermograd init ddos``)."""
+
+    output: str = Field(min_length=1)
+    seed: int = Field(ge=0)
+    phases: list[PhaseConfig] = Field(min_length=1)
+    strains: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
+    potential: PotentialConfig
+    descriptor: DescriptorConfig | None = None
+    hessian: HessianConfig = Field(default_factory=HessianConfig)
+    shells: list[float] | ShellRange | str
+    samples_per_shell: int = Field(ge=2)
+    chunk_size: int = Field(default=64, ge=1)
+    percentile: float = Field(default=0.5, ge=0, lt=50)
+    n_bins: int = Field(default=99, ge=2)
+    keep_raw: bool = True
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Folder of the run file (relative file names in ``pair_coeff`` lines are looked up there first)."""
+        return self._base_dir
+
+    @field_validator("shells")
+    @classmethod
+    def _parse_shells(cls, value):
+        if isinstance(value, str):
+            parts = value.split("/")
+            try:
+                start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
+                if len(parts) != 3:
+                    raise ValueError
+            except (ValueError, IndexError):
+                raise ValueError(
+                    f"shells: expected 'start/stop/num' (e.g. '250/3000/12'), got {value!r}"
+                ) from None
+            value = ShellRange(start=start, stop=stop, num=num)
+        if isinstance(value, ShellRange):
+            value = value.values()
+        temps = [float(t) for t in value]
+        if not temps:
+            raise ValueError("shells: need at least one shell temperature")
+        if any(not (np.isfinite(t) and t > 0) for t in temps):
+            raise ValueError(f"shells: temperatures must be finite and > 0 K, got {temps}")
+        if len(set(temps)) != len(temps):
+            raise ValueError(f"shells: temperatures must be distinct, got {temps}")
+        return temps
+
+    @model_validator(mode="after")
+    def _check(self) -> CampaignConfig:
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"phase names must be distinct, got {names}")
+        if any(not (-0.5 < s < 0.5) for s in self.strains):
+            raise ValueError(f"strains must lie in (-0.5, 0.5), got {self.strains}")
+        if len(set(self.strains)) != len(self.strains):
+            raise ValueError(f"strains must be distinct, got {self.strains}")
+        if self.descriptor is None and self.potential.snap is None:
+            raise ValueError(
+                "'descriptor' is required unless the reference potential is a SNAP ('snap: NAME')"
+            )
+        return self
+
+    @property
+    def shell_temperatures(self) -> list[float]:
+        """Shell temperatures T_α, K, in run-file order (the shell index is the position in this list)."""
+        return list(self.shells)  # type: ignore[arg-type]
+
+    @property
+    def chunk_sizes(self) -> list[int]:
+        """Samples in each chunk of a shell: ``chunk_size`` each, the last one taking the remainder."""
+        full, rest = divmod(self.samples_per_shell, self.chunk_size)
+        return [self.chunk_size] * full + ([rest] if rest else [])
+
+    def effective_descriptor(self) -> DescriptorConfig:
+        """The descriptor to sample: the configured one, or the SNAP reference's own ``.snapparam``."""
+        if self.descriptor is not None:
+            return self.descriptor
+        return DescriptorConfig(snapparam=self.potential.snap)
+
+    def canonical_json(self) -> str:
+        """Canonical JSON of everything that determines the samples (the output path excluded)."""
+        data = self.model_dump(mode="json", exclude={"output"})
+        data["descriptor"] = self.effective_descriptor().model_dump(mode="json")
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    def config_hash(self) -> str:
+        """SHA-256 (hex) of :meth:`canonical_json`: the identity of the campaign in its HDF5 file."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def load_campaign_config(path: str | Path) -> tuple[CampaignConfig, str]:
+    """Read and validate a campaign run file.
+
+    Relative paths inside the file (output, structure files, potential files) are resolved against the run
+    file's directory.
+
+    Args:
+        path: YAML run file.
+
+    Returns:
+        ``(config, text)``: the validated config and the file's YAML text (stored verbatim for provenance).
+
+    Raises:
+        ConfigError: missing file, invalid YAML, unknown key (with a "did you mean" hint) or bad value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"run file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read run file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    config = validate_model(CampaignConfig, data, source=str(path))
+    base = path.resolve().parent
+    return _resolve_paths(config, base), text
+
+
+def _resolve(base: Path, value: str) -> str:
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else base / p)
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or Path(value).suffix in {".snap", ".snapparam", ".snapcoeff"}
+
+
+def _resolve_paths(config: CampaignConfig, base: Path) -> CampaignConfig:
+    """Make file paths absolute relative to ``base``; bare potential names (``Mo_Zuo_JPCA2020``) stay."""
+    config._base_dir = base
+    config.output = _resolve(base, config.output)
+    for phase in config.phases:
+        if phase.structure.file is not None:
+            phase.structure.file = _resolve(base, phase.structure.file)
+    pot = config.potential
+    if pot.eam is not None and ((base / pot.eam).exists() or "/" in pot.eam):
+        pot.eam = _resolve(base, pot.eam)
+    if pot.snap is not None and _looks_like_path(pot.snap) and (base / pot.snap).exists():
+        pot.snap = _resolve(base, pot.snap)
+    desc = config.descriptor
+    if desc is not None and desc.snapparam is not None and _looks_like_path(desc.snapparam):
+        if (base / desc.snapparam).exists():
+            desc.snapparam = _resolve(base, desc.snapparam)
+    return config
+
+
+def dump_yaml(config: CampaignConfig) -> str:
+    """The validated config as YAML (for messages and tests)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

