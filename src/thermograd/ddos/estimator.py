@@ -1,0 +1,273 @@
+"""Batched, differentiable D-DOS free-energy estimator (torch, float64).
+
+F(θ, T) = θ·D_0 + k_B T · min_α G(α),  G(α) = Σ_a h_{α,a}(β θ̃_{α,a}) − S_0(α, T),
+h = 1-D conjugates of the per-component shell entropies (:mod:`.conjugate`), θ̃_α = W_αᵀθ. G is known at the
+shell nodes α_i and interpolated by a not-a-knot cubic spline in α (linear in the node values, so exactly
+differentiable); the minimum over α is found analytically per spline interval (roots of a quadratic). A
+minimum on the first or last shell is *not* clamped silently: it is returned with ``out_of_range = True``.
+
+Gradients: ∂F/∂θ comes from torch.autograd through the whole estimator (α* and x* enter only through
+stationary points, so the envelope theorem makes it D_0 + Σ_i w_i(α*) W_i x*_i, w_i the spline weights).
+Reference: docs/science-ddos.md §3, §7, §8 (Swinburne, Lapointe, Marinica, Nat. Commun. 17, 248 (2026)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..harmonic import shell_entropy
+from ..units import KB
+
+Tensor = torch.Tensor
+
+#: statement attached to every absolute free energy.
+REFERENCE = (
+    "Helmholtz free energy per atom (eV/atom), NVT at the sampled cell; classical, phase space normalised by "
+    "(2πħ)^-3N; D-DOS shell reference S_0 with prefactor 3/2 (harmonic convention 'ddos'); "
+    "F = E_0 + (F − E_0), E_0 = θ·D_0 the static lattice energy of the model θ"
+)
+
+
+class AlphaSpline:
+    """Not-a-knot cubic spline over the shell coordinates α_i, as a linear map of the node values.
+
+    Args:
+        alphas: shell coordinates, shape (n_shells,), strictly increasing, ln Å².
+    """
+
+    def __init__(self, alphas: np.ndarray):
+        from scipy.interpolate import CubicSpline
+
+        a = np.asarray(alphas, dtype=float)
+        if a.ndim != 1 or a.size < 2 or np.any(np.diff(a) <= 0):
+            raise InputError("shell coordinates α must be strictly increasing with at least 2 shells")
+        n = a.size
+        bc = "not-a-knot" if n >= 4 else "natural"
+        c = CubicSpline(a, np.eye(n), bc_type=bc).c  # (4, n-1, n), highest power first
+        self.matrix = torch.tensor(c[::-1].copy().transpose(1, 0, 2), dtype=torch.float64)  # (n-1, 4, n)
+        self.alphas = torch.tensor(a, dtype=torch.float64)
+        self.widths = self.alphas[1:] - self.alphas[:-1]
+        self.n = n
+
+    def coefficients(self, y: Tensor) -> Tensor:
+        """Power coefficients per interval, shape (..., n−1, 4), of node values y (..., n)."""
+        return torch.einsum("...n,jkn->...jk", y, self.matrix)
+
+    def argmin(self, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Minimiser of the spline (no gradient), searched on the intervals adjacent to the two lowest nodes.
+
+        A cubic interpolant can dip below its node values only by its (small) overshoot, so its global minimum
+        lies next to one of the lowest nodes; checking the two lowest keeps the search O(1) per (model, T).
+
+        Returns:
+            (interval index j, offset τ = α* − α_j, out_of_range), each of shape y.shape[:-1].
+        """
+        with torch.no_grad():
+            n = self.n
+            low = y.topk(min(2, n), dim=-1, largest=False).indices
+            iv = torch.cat([low - 1, low], -1).clamp(0, n - 2)  # (..., 4) candidate intervals
+            c = torch.gather(self.coefficients(y), -2, iv[..., None].expand(*iv.shape, 4))  # (..., 4, 4)
+            c0, c1, c2, c3 = c.unbind(-1)
+            # roots of c1 + 2 c2 τ + 3 c3 τ² (stable quadratic formula; linear when c3 = 0)
+            qa, qb, qc = 3.0 * c3, 2.0 * c2, c1
+            sq = (qb * qb - 4.0 * qa * qc).clamp(min=0.0).sqrt()
+            qq = -0.5 * (qb + torch.where(qb >= 0, sq, -sq))
+            one = torch.ones_like(qq)
+            r1 = torch.where(qa == 0, -qc / torch.where(qb == 0, one, qb), qq / torch.where(qa == 0, one, qa))
+            r2 = torch.where(qq == 0, torch.zeros_like(qq), qc / torch.where(qq == 0, one, qq))
+            w = self.widths[iv]
+            cand = torch.stack([torch.zeros_like(r1), r1, r2, w], dim=-1)  # (..., 4, 4)
+            ok = (cand >= 0) & (cand <= w[..., None]) & torch.isfinite(cand)
+            cand = torch.where(ok, cand, torch.zeros_like(cand))
+            val = ((c3[..., None] * cand + c2[..., None]) * cand + c1[..., None]) * cand + c0[..., None]
+            k = val.flatten(-2).argmin(-1)
+            j = torch.gather(iv, -1, torch.div(k, 4, rounding_mode="floor")[..., None])[..., 0]
+            tau = torch.gather(cand.flatten(-2), -1, k[..., None])[..., 0]
+            alpha_star = self.alphas[j] + tau
+            eps = 1e-9 * float(self.alphas[-1] - self.alphas[0])
+            oor = (alpha_star <= self.alphas[0] + eps) | (alpha_star >= self.alphas[-1] - eps)
+        return j, tau, oor
+
+    def weights(self, j: Tensor, tau: Tensor) -> Tensor:
+        """Cardinal weights w_i(α_j + τ), shape (..., n): spline value = Σ_i w_i y_i."""
+        powers = torch.stack([torch.ones_like(tau), tau, tau * tau, tau**3], dim=-1)  # (..., 4)
+        return torch.einsum("...k,...kn->...n", powers, self.matrix[j])
+
+
+@dataclass
+class PredictResult:
+    """Free energies of n_models coefficient vectors at n_T temperatures (all arrays (n_models, n_T)).
+
+    Attributes:
+        F: total free energy per atom, eV/atom (E_0 + F_minus_E0).
+        F_minus_E0: free energy relative to the static lattice energy, eV/atom.
+        E0: static lattice energy θ·D_0 per model, shape (n_models,), eV/atom.
+        sigma: total 1σ error, eV/atom: √(σ_stat² + σ_model²).
+        sigma_stat: propagated score-fit (coefficient covariance) error, eV/atom.
+        sigma_model: model-error term (|F_K − F_K′| of two score orders), eV/atom; 0 when not computed.
+        alpha_star: minimising shell coordinate α*, ln Å².
+        T_star: shell temperature at α*, K.
+        out_of_range: True where the optimum sits on the first/last shell (value is not trustworthy).
+        dF_dtheta: ∂F/∂θ = D*(θ, T), shape (n_models, n_T, d), or None.
+        T: temperatures, shape (n_T,), K.
+        method: "fast" or "exact".
+        reference: convention statement.
+    """
+
+    F: np.ndarray
+    F_minus_E0: np.ndarray
+    E0: np.ndarray
+    sigma: np.ndarray
+    sigma_stat: np.ndarray
+    sigma_model: np.ndarray
+    alpha_star: np.ndarray
+    T_star: np.ndarray
+    out_of_range: np.ndarray
+    dF_dtheta: np.ndarray | None
+    T: np.ndarray
+    method: str
+    reference: str = REFERENCE
+    extra: dict = field(default_factory=dict)
+
+
+def as_theta(theta, n_features: int) -> Tensor:
+    """Validate θ: shape (d,) or (n_models, d) → float64 tensor (n_models, d) (keeps autograd graph)."""
+    t = theta if isinstance(theta, torch.Tensor) else torch.as_tensor(np.asarray(theta, dtype=float))
+    t = t.to(torch.float64)
+    if t.ndim == 1:
+        t = t[None, :]
+    if t.ndim != 2 or t.shape[1] != n_features:
+        raise InputError(
+            f"θ must have shape ({n_features},) or (n_models, {n_features}) for this model, "
+            f"got {tuple(t.shape)}"
+        )
+    if not torch.isfinite(t.detach()).all():
+        raise InputError("θ contains non-finite values")
+    return t
+
+
+def as_temperatures(T) -> Tensor:
+    """Validate temperatures (scalar or 1-D, all > 0 K) → float64 tensor (n_T,)."""
+    t = T if isinstance(T, torch.Tensor) else torch.as_tensor(np.asarray(T, dtype=float))
+    t = t.to(torch.float64).reshape(-1)
+    if t.numel() == 0 or not bool((t.detach() > 0).all()) or not bool(torch.isfinite(t.detach()).all()):
+        raise InputError(f"temperatures must be finite and > 0 K, got {t.detach().numpy()}")
+    return t
+
+
+def free_energy_core(
+    theta: Tensor,
+    T: Tensor,
+    rotations: Tensor,
+    s0_fn,
+    conj_fn,
+    spline: AlphaSpline,
+    with_var: bool,
+    moment_var_fn=None,
+    shell_sum_fn=None,
+):
+    """Core of the estimator for one chunk of models (all tensors, graph kept).
+
+    Args:
+        theta: (n_m, d). T: (n_T,), K. rotations: W_i, (n_s, d, d).
+        s0_fn: T (n_T,) → S_0(α_i, T), (n_T, n_s).
+        conj_fn: g (n_m, n_T, n_s, d) → (h, var or None), same shape.
+        spline: the α spline.
+        with_var: also return the propagated variance.
+        moment_var_fn: (θ̃ (n_m, n_s, d), β (n_T,)) → per-shell variance of G_i from the sampling noise of
+            the shell's first two moments along the tilt, (n_m, n_T, n_s); the larger of it and the score-fit
+            variance is used per shell.
+        shell_sum_fn: optional (θ̃, β) → Σ_a h (n_m, n_T, n_s) replacing conj_fn (values only, no variance).
+
+    Returns:
+        dict with g, F_rel (n_m, n_T), weights, j, tau, oor, var (or None).
+    """
+    theta_rot = torch.einsum("md,sda->msa", theta, rotations)
+    beta = 1.0 / (KB * T)
+    if shell_sum_fn is not None:
+        g, var = None, None
+        y = shell_sum_fn(theta_rot, beta) - s0_fn(T)[None]
+    else:
+        g = beta[None, :, None, None] * theta_rot[:, None]
+        h, var = conj_fn(g, with_var)
+        y = h.sum(-1) - s0_fn(T)[None]
+    j, tau, oor = spline.argmin(y)
+    w = spline.weights(j, tau)
+    G = (w * y).sum(-1)
+    F_rel = KB * T[None, :] * G
+    var_F = None
+    if with_var:
+        var_i = var.sum(-1)
+        if moment_var_fn is not None:
+            # both estimate (overlapping) sampling noise of G_i: the fixed-basis score-fit covariance misses
+            # noise of the PCA basis, the two-moment term misses non-Gaussian shape noise; take the larger
+            var_i = torch.maximum(var_i, moment_var_fn(theta_rot.detach(), beta))
+        var_F = (KB * T[None, :]) ** 2 * (w.detach() ** 2 * var_i).sum(-1)
+    return {"g": g, "F_rel": F_rel, "j": j, "tau": tau, "oor": oor, "var": var_F, "w": w}
+
+
+def make_s0_fn(alphas: np.ndarray, mass: float, mean_log_nu: float):
+    """S_0(α_i, T) for all shells as a function of T (n_T,) → (n_T, n_s)."""
+    a = torch.tensor(np.asarray(alphas, dtype=float), dtype=torch.float64)
+    return lambda T: shell_entropy(a[None, :], T[:, None], mass, mean_log_nu)
+
+
+def chunk_size(n_T: int, n_s: int, d: int, budget: int = 1 << 20) -> int:
+    """Models per chunk so that one (n_m, n_T, n_s, d) work array stays near ``budget`` elements."""
+    return max(1, budget // max(1, n_T * n_s * d))
+
+
+def reweighting_free_energy(dataset, theta, T) -> dict:
+    """Exact shell reweighting on raw samples: s_θ(α) = (1/N) ln⟨exp(−βNθ·(D − D_0))⟩_α.
+
+    F = θ·D_0 + k_B T min_α [−s_θ(α) − S_0(α, T)] with the same α spline as the score estimator.
+
+    Args:
+        dataset: :class:`~thermograd.ddos.dataset.PhaseDataset` with raw samples on every shell.
+        theta: shape (d,) or (n_models, d).
+        T: temperatures (n_T,), K.
+
+    Returns:
+        dict of arrays (n_models, n_T): "F", "F_minus_E0", "alpha_star", "out_of_range", "ess" (effective
+        sample size at the nearest shell to α*), "ess_fraction".
+    """
+    if not dataset.has_raw:
+        raise InputError(f"phase {dataset.name!r}: raw samples were not kept; reweighting needs them")
+    th = as_theta(theta, dataset.n_features).detach()
+    Ts = as_temperatures(T).detach()
+    N = dataset.n_atoms
+    d0 = torch.tensor(dataset.D_0)
+    ys, ess = [], []
+    for s in dataset.shells:
+        raw = torch.tensor(np.asarray(s.raw, dtype=float))
+        e = (raw - d0) @ th.T  # (n, n_m)
+        x = -(N / (KB * Ts))[None, None, :] * e[:, :, None]  # (n, n_m, n_T)
+        lse = torch.logsumexp(x, dim=0) - math.log(raw.shape[0])
+        ys.append(-lse / N)
+        wts = torch.softmax(x, dim=0)
+        ess.append(1.0 / (wts**2).sum(0))
+    spline = AlphaSpline(dataset.alphas)
+    s0 = make_s0_fn(dataset.alphas, dataset.mass, dataset.mean_log_nu)(Ts)  # (n_T, n_s)
+    y = torch.stack(ys, -1) - s0[None]
+    j, tau, oor = spline.argmin(y)
+    w = spline.weights(j, tau)
+    F_rel = KB * Ts[None, :] * (w * y).sum(-1)
+    alpha_star = spline.alphas[j] + tau
+    nearest = (alpha_star[..., None] - spline.alphas).abs().argmin(-1)
+    ess_all = torch.stack(ess, -1)  # (n_m, n_T, n_s)
+    ess_star = torch.gather(ess_all, -1, nearest[..., None])[..., 0]
+    n_samp = torch.tensor([float(s.raw.shape[0]) for s in dataset.shells])[nearest]
+    E0 = (th @ d0).numpy()
+    return {
+        "F": F_rel.numpy() + E0[:, None],
+        "F_minus_E0": F_rel.numpy(),
+        "alpha_star": alpha_star.numpy(),
+        "out_of_range": oor.numpy(),
+        "ess": ess_star.numpy(),
+        "ess_fraction": (ess_star / n_samp).numpy(),
+    }
