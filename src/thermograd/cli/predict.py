@@ -41,8 +41,14 @@ def run(args: argparse.Namespace) -> int:
 
     model = DDOSModel.load(args.model)
     T = parse_temperatures(args.T)
-    thetas = np.stack([load_theta(f, model.n_features, args.element)[0] for f in args.theta])
+    loaded = [load_theta(f, model.n_features, args.element) for f in args.theta]
+    thetas = np.stack([t for t, _, _ in loaded])
+    # The SNAP constant β_0 of each file is part of the model's energy (E = N β_0 + θ·Σ_i B_i): add it so
+    # that F and E_0 are the model's total free and static energies per atom.
+    beta0 = np.array([c.constant(el) for _, c, el in loaded])
     res = model.predict(thetas, T, method=args.method, with_grad=False, with_model_error=True)
+    res.F = res.F + beta0[:, None]
+    res.E0 = res.E0 + beta0
     n_oor = int(res.out_of_range.sum())
     if args.json:
         out = {
@@ -56,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "theta": f,
                     "E0": float(res.E0[i]),
+                    "beta0": float(beta0[i]),
                     "T": T.tolist(),
                     "F": res.F[i].tolist(),
                     "F_minus_E0": res.F_minus_E0[i].tolist(),
@@ -71,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=1))
     else:
-        print(f"# {model.name}: {res.reference}")
+        print(f"# {model.name}: {res.reference}; E_0 includes the SNAP constant β_0 of each file")
         print(f"# method {res.method}; σ = √(σ_stat² + σ_model²); '*' = optimum on the shell-range edge")
         print(f"# {'theta':<24} {'T/K':>8} {'F/eV':>14} {'F-E0/eV':>14} {'sigma/meV':>10} {'T_shell*/K':>11}")
         for i, f in enumerate(args.theta):

@@ -208,7 +208,7 @@ def free_energy_core(
             # noise of the PCA basis, the two-moment term misses non-Gaussian shape noise; take the larger
             var_i = torch.maximum(var_i, moment_var_fn(theta_rot.detach(), beta))
         var_F = (KB * T[None, :]) ** 2 * (w.detach() ** 2 * var_i).sum(-1)
-    return {"g": g, "F_rel": F_rel, "j": j, "tau": tau, "oor": oor, "var": var_F, "w": w}
+    return {"g": g, "F_rel": F_rel, "j": j, "tau": tau, "oor": oor, "var": var_F, "w": w, "y": y}
 
 
 def make_s0_fn(alphas: np.ndarray, mass: float, mean_log_nu: float):
