@@ -39,8 +39,16 @@ class DemoSettings:
     seed: int = 2026
 
 
-QUICK = DemoSettings(size=2, temperatures=(1000.0,), shells="250/2500/8", samples_per_shell=96,
-                     chunk_size=48, ti_points=3, ti_equil=200, ti_prod=600)
+QUICK = DemoSettings(
+    size=2,
+    temperatures=(1000.0,),
+    shells="250/2500/8",
+    samples_per_shell=96,
+    chunk_size=48,
+    ti_points=3,
+    ti_equil=200,
+    ti_prod=600,
+)
 
 
 def perturbed_snapcoeff(out_path: Path, scale: float, seed: int) -> Path:
@@ -54,15 +62,24 @@ def perturbed_snapcoeff(out_path: Path, scale: float, seed: int) -> Path:
     xi = np.random.default_rng(seed).standard_normal(c.size - 1)
     c[1:] *= 1.0 + scale * xi
     coeffs.coeffs[el] = c
-    write_snapcoeff(out_path, coeffs, comment=f"{POTENTIAL} with linear coefficients x (1 + {scale} xi), "
-                                              f"xi ~ N(0,1), numpy default_rng({seed})")
+    write_snapcoeff(
+        out_path,
+        coeffs,
+        comment=f"{POTENTIAL} with linear coefficients x (1 + {scale} xi), "
+        f"xi ~ N(0,1), numpy default_rng({seed})",
+    )
     param = find_potential_file(f"{POTENTIAL}.snapparam")
     out_path.with_suffix(".snapparam").write_text(param.read_text())
     return out_path
 
 
-def run_demo(workdir: str | Path = "thermograd-demo", settings: DemoSettings = DemoSettings(),
-             workers: int = 2, progress: bool = True, log=print) -> dict:
+def run_demo(
+    workdir: str | Path = "thermograd-demo",
+    settings: DemoSettings = DemoSettings(),
+    workers: int = 2,
+    progress: bool = True,
+    log=print,
+) -> dict:
     """Run the demo; returns a JSON-able dict (see :mod:`thermograd.cli.demo`)."""
     from .config import validate_model
     from .ddos.campaign import load_datasets, run_campaign
@@ -88,22 +105,31 @@ def run_demo(workdir: str | Path = "thermograd-demo", settings: DemoSettings = D
     log(f"[1/4] BCC {ELEMENT}, {len(atoms)} atoms, 0 K lattice constant a = {a0:.5f} Å ({POTENTIAL})")
 
     t0 = time.perf_counter()
-    config = validate_model(CampaignConfig, {
-        "output": str((work / "campaign.h5").resolve()),
-        "seed": s.seed,
-        "phases": [{"name": "bcc", "structure": {"builder": "bcc", "element": ELEMENT, "a": a0, "size": s.size}}],
-        "strains": [0.0],
-        "potential": {"snap": POTENTIAL},
-        "shells": s.shells,
-        "samples_per_shell": s.samples_per_shell,
-        "chunk_size": s.chunk_size,
-    }, source="demo")
-    summary = run_campaign(config, executor="processes" if workers > 1 else "serial", workers=workers,
-                           progress=progress)
+    config = validate_model(
+        CampaignConfig,
+        {
+            "output": str((work / "campaign.h5").resolve()),
+            "seed": s.seed,
+            "phases": [
+                {"name": "bcc", "structure": {"builder": "bcc", "element": ELEMENT, "a": a0, "size": s.size}}
+            ],
+            "strains": [0.0],
+            "potential": {"snap": POTENTIAL},
+            "shells": s.shells,
+            "samples_per_shell": s.samples_per_shell,
+            "chunk_size": s.chunk_size,
+        },
+        source="demo",
+    )
+    summary = run_campaign(
+        config, executor="processes" if workers > 1 else "serial", workers=workers, progress=progress
+    )
     timings["campaign"] = time.perf_counter() - t0
-    log(f"[2/4] D-DOS campaign {summary.path}: {summary.n_samples} samples on "
+    log(
+        f"[2/4] D-DOS campaign {summary.path}: {summary.n_samples} samples on "
         f"{len(config.shell_temperatures)} shells ({summary.n_chunks_run} chunks sampled now) "
-        f"in {timings['campaign']:.0f} s")
+        f"in {timings['campaign']:.0f} s"
+    )
 
     t0 = time.perf_counter()
     dataset = load_datasets(summary.path)[0]
@@ -112,7 +138,10 @@ def run_demo(workdir: str | Path = "thermograd-demo", settings: DemoSettings = D
     timings["fit"] = time.perf_counter() - t0
 
     pert_file = perturbed_snapcoeff(work / "Mo_perturbed.snapcoeff", s.perturbation, s.seed)
-    models = {"reference": (POTENTIAL, ref_pot), "perturbed": (str(pert_file), Potential.from_snap(pert_file))}
+    models = {
+        "reference": (POTENTIAL, ref_pot),
+        "perturbed": (str(pert_file), Potential.from_snap(pert_file)),
+    }
     T = np.array(s.temperatures, dtype=float)
     thetas, beta0 = [], []
     for _, (coeff_name, pot) in models.items():
@@ -122,8 +151,10 @@ def run_demo(workdir: str | Path = "thermograd-demo", settings: DemoSettings = D
     t0 = time.perf_counter()
     pred = model.predict(np.stack(thetas), T, with_grad=False, with_model_error=True)
     timings["predict"] = time.perf_counter() - t0
-    log(f"[3/4] D-DOS model fitted (order {model.order}); prediction for 2 models × {T.size} temperatures "
-        f"took {1e3 * timings['predict']:.1f} ms")
+    log(
+        f"[3/4] D-DOS model fitted (order {model.order}); prediction for 2 models × {T.size} temperatures "
+        f"took {1e3 * timings['predict']:.1f} ms"
+    )
 
     t0 = time.perf_counter()
     validation = []
@@ -131,9 +162,17 @@ def run_demo(workdir: str | Path = "thermograd-demo", settings: DemoSettings = D
         for i, (label, (coeff_name, pot)) in enumerate(models.items()):
             system = LammpsSystem(atoms, pot)
             for k, temp in enumerate(T):
-                ti = run_lambda_ti(system, float(temp), n_points=s.ti_points, n_equil=s.ti_equil,
-                                   n_prod=s.ti_prod, seed=s.seed + 10 * i + k, convention="ddos", executor=ex,
-                                   progress=progress)
+                ti = run_lambda_ti(
+                    system,
+                    float(temp),
+                    n_points=s.ti_points,
+                    n_equil=s.ti_equil,
+                    n_prod=s.ti_prod,
+                    seed=s.seed + 10 * i + k,
+                    convention="ddos",
+                    executor=ex,
+                    progress=progress,
+                )
                 F_ddos = float(pred.F[i, k] + beta0[i])
                 # D-DOS predicts from the reference campaign; its absolute F is in the 'ddos' convention of
                 # the reference modes plus the anharmonic shift, i.e. directly comparable with TI's F (ddos).
@@ -155,16 +194,27 @@ def run_demo(workdir: str | Path = "thermograd-demo", settings: DemoSettings = D
                 }
                 validation.append(row)
     timings["ti"] = time.perf_counter() - t0
-    log(f"[4/4] λ-TI ({s.ti_points} Gauss–Legendre points × {s.ti_equil}+{s.ti_prod} steps) for "
-        f"{len(validation)} (model, T) in {timings['ti']:.0f} s")
+    log(
+        f"[4/4] λ-TI ({s.ti_points} Gauss–Legendre points × {s.ti_equil}+{s.ti_prod} steps) for "
+        f"{len(validation)} (model, T) in {timings['ti']:.0f} s"
+    )
     return {
-        "system": {"structure": "bcc", "element": ELEMENT, "n_atoms": len(atoms), "a": a0,
-                   "volume_per_atom": a0**3 / 2, "potential": POTENTIAL},
+        "system": {
+            "structure": "bcc",
+            "element": ELEMENT,
+            "n_atoms": len(atoms),
+            "a": a0,
+            "volume_per_atom": a0**3 / 2,
+            "potential": POTENTIAL,
+        },
         "convention": "total Helmholtz free energy per atom (eV), classical, NVT at the 0 K lattice constant; "
-                      "harmonic convention 'ddos' (3 k_B T <ln beta hbar omega> over 3N-3 modes); includes "
-                      "the SNAP constant beta_0",
-        "campaign": {"path": str(summary.path), "n_samples": summary.n_samples,
-                     "shells_K": [float(t) for t in config.shell_temperatures]},
+        "harmonic convention 'ddos' (3 k_B T <ln beta hbar omega> over 3N-3 modes); includes "
+        "the SNAP constant beta_0",
+        "campaign": {
+            "path": str(summary.path),
+            "n_samples": summary.n_samples,
+            "shells_K": [float(t) for t in config.shell_temperatures],
+        },
         "model": {"path": str(work / "bcc-model.h5"), "order": int(model.order)},
         "validation": validation,
         "timings_s": timings,

@@ -21,17 +21,26 @@ def run(args: argparse.Namespace) -> int:
     from ..demo import QUICK, DemoSettings, run_demo
 
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
-    result = run_demo(args.workdir, QUICK if args.quick else DemoSettings(), workers=args.workers,
-                      progress=not args.no_progress and not args.json, log=log)
+    result = run_demo(
+        args.workdir,
+        QUICK if args.quick else DemoSettings(),
+        workers=args.workers,
+        progress=not args.no_progress and not args.json,
+        log=log,
+    )
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     print(f"\n{result['convention']}")
-    print(f"{'model':<10} {'T/K':>7} {'F_DDOS/eV':>13} {'±meV':>6} {'F_TI/eV':>13} {'±meV':>6} "
-          f"{'Δ/meV':>7} {'Fanh DDOS/meV':>14} {'Fanh TI/meV':>12}")
+    print(
+        f"{'model':<10} {'T/K':>7} {'F_DDOS/eV':>13} {'±meV':>6} {'F_TI/eV':>13} {'±meV':>6} "
+        f"{'Δ/meV':>7} {'Fanh DDOS/meV':>14} {'Fanh TI/meV':>12}"
+    )
     for r in result["validation"]:
         flag = "  (optimum outside shell range)" if r["ddos_out_of_range"] else ""
-        print(f"{r['model']:<10} {r['T']:7.0f} {r['F_ddos']:13.6f} {1e3 * r['F_ddos_error']:6.2f} "
-              f"{r['F_ti']:13.6f} {1e3 * r['F_ti_error']:6.2f} {1e3 * r['difference']:7.2f} "
-              f"{1e3 * r['F_anh_ddos']:14.2f} {1e3 * r['F_anh_ti']:12.2f}{flag}")
+        print(
+            f"{r['model']:<10} {r['T']:7.0f} {r['F_ddos']:13.6f} {1e3 * r['F_ddos_error']:6.2f} "
+            f"{r['F_ti']:13.6f} {1e3 * r['F_ti_error']:6.2f} {1e3 * r['difference']:7.2f} "
+            f"{1e3 * r['F_anh_ddos']:14.2f} {1e3 * r['F_anh_ti']:12.2f}{flag}"
+        )
     return 0
