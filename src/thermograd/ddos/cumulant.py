@@ -160,7 +160,8 @@ class CumulantEstimator:
         ns = self._shell_log_mgf(theta, T, idx)  # (n_m, n_T, n_s)
         beta = 1.0 / (KB * T)
         # Interpolate the smooth anharmonic shell term q(α) = N s_θ(α) + βU_h(α) (exactly 0 for a harmonic
-        # model), then add the exact harmonic density ln p_T(α) = (M/2) ln(βU_h) − βU_h − ln Γ(M/2) on the grid,
+        # model), then add the exact harmonic density ln p_T(α) = (M/2) ln(βU_h) − βU_h − ln Γ(M/2)
+        # on the grid,
         # with U_h(α) = N κ̄ e^α / 2.
         half_n_kbar = 0.5 * self.N * self.kappa_bar
         bu_nodes = (
@@ -187,7 +188,7 @@ class CumulantEstimator:
         Args:
             theta: (d,) or (n_models, d).
             T: temperatures, K.
-            convention: harmonic convention of the reported total F (``"cell"`` is exact for the sampled cell).
+            convention: harmonic convention of the reported total F (``"cell"``: exact for the cell).
             n_boot: bootstrap replicas for σ (resampling every shell's samples).
             seed: bootstrap seed.
             with_grad: also return ∂F/∂θ by autograd.
@@ -227,6 +228,7 @@ class CumulantEstimator:
             dF_dtheta=None if grad is None else grad.numpy(),
             reference=(
                 f"D-DOS cumulant-3 (Gamma) closure along θ with the exact α integral; F = E_0 + F_h + F_anh "
-                f"per atom, F_h in the {convention!r} convention over the {self.M} modes of the campaign's Hessian"
+                f"per atom, F_h in the {convention!r} convention over the {self.M} modes of the campaign's "
+                "Hessian"
             ),
         )
