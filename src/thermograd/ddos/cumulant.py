@@ -82,7 +82,8 @@ class CumulantResult:
 
     F: total free energy in the requested harmonic convention (E_0 + F_h + F_anh, without any SNAP constant).
     F_anh: F − E_0 − F_h (convention free). F_h: harmonic free energy of the campaign's modes.
-    sigma: bootstrap standard error. out_of_range: the α integrand reaches the shell-range edge.
+    sigma: √(σ_stat² + σ_model²), bootstrap error and Gamma-vs-reweighting disagreement.
+    out_of_range: the α integrand reaches the shell-range edge.
     dF_dtheta: (n_models, n_T, d) when requested.
     """
 
@@ -92,6 +93,8 @@ class CumulantResult:
     F_h: np.ndarray
     E0: np.ndarray
     sigma: np.ndarray
+    sigma_stat: np.ndarray
+    sigma_model: np.ndarray
     out_of_range: np.ndarray
     alpha_mean: np.ndarray
     convention: str
@@ -142,22 +145,24 @@ class CumulantEstimator:
             return 3.0 * kT * mean_term
         return kT * self.M * mean_term / self.N
 
-    def _shell_log_mgf(
-        self, theta: torch.Tensor, T: torch.Tensor, idx: list[torch.Tensor] | None
-    ) -> torch.Tensor:
-        """N s_θ(α_i) for all shells: (n_m, n_T, n_s)."""
+    def _shell_log_mgf(self, theta: torch.Tensor, T: torch.Tensor, idx, method: str) -> torch.Tensor:
+        """N s_θ(α_i) = ln⟨exp(−βN u)⟩_α for all shells: (n_m, n_T, n_s)."""
         t = self.N / (KB * T)  # (n_T,)
         out = []
         for i, raw in enumerate(self.raw):
             r = raw if idx is None else raw[idx[i]]
             u = r @ theta.T  # (n, n_m)
+            if method == "reweight":
+                x = -t[None, None, :] * u[:, :, None]  # (n, n_m, n_T)
+                out.append(torch.logsumexp(x, 0) - math.log(u.shape[0]))
+                continue
             k1, k2, k3 = _k_statistics(u)  # (n_m,)
             out.append(gamma_closure_log_mgf(k1[:, None], k2[:, None], k3[:, None], t[None, :]))
         return torch.stack(out, -1)
 
-    def _anharmonic(self, theta: torch.Tensor, T: torch.Tensor, idx=None):
+    def _anharmonic(self, theta: torch.Tensor, T: torch.Tensor, idx=None, method: str = "gamma"):
         """(F − E_0 − F_h^cell) (n_m, n_T), edge weight, mean α."""
-        ns = self._shell_log_mgf(theta, T, idx)  # (n_m, n_T, n_s)
+        ns = self._shell_log_mgf(theta, T, idx, method)  # (n_m, n_T, n_s)
         beta = 1.0 / (KB * T)
         # Interpolate the smooth anharmonic shell term q(α) = N s_θ(α) + βU_h(α) (exactly 0 for a harmonic
         # model), then add the exact harmonic density ln p_T(α) = (M/2) ln(βU_h) − βU_h − ln Γ(M/2)
@@ -181,7 +186,16 @@ class CumulantEstimator:
         return F_anh, edge, amean
 
     def predict(
-        self, theta, T, *, convention: str = "cell", n_boot: int = 32, seed: int = 0, with_grad: bool = False
+        self,
+        theta,
+        T,
+        *,
+        convention: str = "cell",
+        method: str = "gamma",
+        n_boot: int = 32,
+        seed: int = 0,
+        with_grad: bool = False,
+        model_error: bool = True,
     ) -> CumulantResult:
         """Free energies for models θ (n_models, d) at temperatures T (n_T,).
 
@@ -189,13 +203,18 @@ class CumulantEstimator:
             theta: (d,) or (n_models, d).
             T: temperatures, K.
             convention: harmonic convention of the reported total F (``"cell"``: exact for the cell).
-            n_boot: bootstrap replicas for σ (resampling every shell's samples).
+            method: shell term from the ``"gamma"`` closure (default) or exact ``"reweight"``-ing of the samples.
+            n_boot: bootstrap replicas for the statistical σ (resampling every shell's samples).
             seed: bootstrap seed.
             with_grad: also return ∂F/∂θ by autograd.
+            model_error: add the disagreement of the two shell estimators to σ in quadrature (the Gamma
+                closure and reweighting of an under-sampled tail err in opposite directions at high T).
         """
+        if method not in ("gamma", "reweight"):
+            raise InputError(f"unknown method {method!r}; use 'gamma' or 'reweight'")
         th = as_theta(theta, self.n_features).detach().clone().requires_grad_(with_grad)
         Ts = as_temperatures(T)
-        F_anh, edge, amean = self._anharmonic(th, Ts)
+        F_anh, edge, amean = self._anharmonic(th, Ts, method=method)
         grad = None
         if with_grad:
             # F_anh(θ) is a sum over models of independent terms; one backward per temperature.
@@ -205,13 +224,14 @@ class CumulantEstimator:
                 grads.append(g)
             grad = torch.stack(grads, 1) + self.d0[None, None, :]
         F_anh = F_anh.detach()
-        rng = np.random.default_rng(seed)
-        boots = []
-        with torch.no_grad():
-            for _ in range(n_boot):
-                idx = [torch.as_tensor(rng.integers(0, r.shape[0], r.shape[0])) for r in self.raw]
-                boots.append(self._anharmonic(th.detach(), Ts, idx)[0])
-        sigma = torch.stack(boots).std(0) if n_boot > 1 else torch.zeros_like(F_anh)
+        sigma_stat = self._bootstrap(th.detach(), Ts, method, n_boot, seed)
+        sigma_model = torch.zeros_like(F_anh)
+        if model_error:
+            with torch.no_grad():
+                other = "reweight" if method == "gamma" else "gamma"
+                F_other = self._anharmonic(th.detach(), Ts, None, other)[0]
+            sigma_model = torch.where(torch.isfinite(F_other), (F_anh - F_other).abs(), F_anh.abs())
+        sigma = torch.sqrt(sigma_stat**2 + sigma_model**2)
         Fh = self.harmonic_free_energy(Ts, convention)
         E0 = (th.detach() @ self.d0).numpy()
         F_rel = F_anh + Fh[None]
@@ -222,13 +242,32 @@ class CumulantEstimator:
             F_h=np.broadcast_to(Fh.numpy(), F_rel.shape).copy(),
             E0=E0,
             sigma=sigma.numpy(),
+            sigma_stat=sigma_stat.numpy(),
+            sigma_model=sigma_model.numpy(),
             out_of_range=(edge > self.edge_tol).numpy(),
             alpha_mean=amean.numpy(),
             convention=convention,
             dF_dtheta=None if grad is None else grad.numpy(),
             reference=(
-                f"D-DOS cumulant-3 (Gamma) closure along θ with the exact α integral; F = E_0 + F_h + F_anh "
+                f"D-DOS shell term by {method!r} along θ with the exact α integral; F = E_0 + F_h + F_anh "
                 f"per atom, F_h in the {convention!r} convention over the {self.M} modes of the campaign's "
                 "Hessian"
             ),
         )
+
+    def _bootstrap(self, theta: torch.Tensor, T: torch.Tensor, method: str, n_boot: int, seed: int):
+        """Bootstrap standard error of F_anh (n_m, n_T); replicas whose closure diverges are dropped."""
+        if n_boot < 2:
+            return torch.zeros((theta.shape[0], T.numel()), dtype=torch.float64)
+        rng = np.random.default_rng(seed)
+        boots = []
+        with torch.no_grad():
+            for _ in range(n_boot):
+                idx = [torch.as_tensor(rng.integers(0, r.shape[0], r.shape[0])) for r in self.raw]
+                boots.append(self._anharmonic(theta, T, idx, method)[0])
+        b = torch.stack(boots)
+        finite = torch.isfinite(b)
+        cnt = finite.sum(0).clamp(min=2)
+        mean_b = torch.where(finite, b, torch.zeros_like(b)).sum(0) / cnt
+        sq = torch.where(finite, (b - mean_b) ** 2, torch.zeros_like(b)).sum(0)
+        return torch.sqrt(sq / (cnt - 1))
