@@ -222,17 +222,40 @@ def test_table_path_agrees_with_exact_for_higher_order(fe_shells):
     assert np.max(np.abs(fast.F - exact.F)) < 1e-5
 
 
-def test_small_batch_numpy_path_matches_torch_path(fitted):
-    """backend="auto" (NumPy, envelope gradient) equals the torch/autograd path to rounding."""
+@pytest.mark.parametrize("n_models", [1, 4, 300])
+def test_compiled_path_matches_torch_path(fitted, n_models):
+    """backend="auto" (compiled loop, envelope gradient) equals the torch/autograd path to rounding, for single
+    calls and batches, including σ, the model-error term and out-of-range flags."""
+    from thermograd.ddos.fastpath import HAVE_NUMBA
+
+    assert HAVE_NUMBA, "numba is a dependency of thermograd"
     _, model = fitted
     rng = np.random.default_rng(12)
-    thetas = THETA * (1 + 0.3 * rng.standard_normal((4, 3)))
-    T = np.array([400.0, 900.0, 1700.0])
-    a = model.predict(thetas, T, backend="auto")
-    b = model.predict(thetas, T, backend="torch")
-    for key in ("F", "sigma_stat", "alpha_star", "dF_dtheta"):
+    thetas = THETA * (1 + 0.3 * rng.standard_normal((n_models, 3)))
+    T = np.array([150.0, 400.0, 900.0, 1700.0, 3500.0])  # the ends push α* out of the sampled range
+    a = model.predict(thetas, T, backend="auto", with_model_error=True)
+    b = model.predict(thetas, T, backend="torch", with_model_error=True)
+    for key in ("F", "E0", "sigma_stat", "sigma_model", "alpha_star", "dF_dtheta"):
         np.testing.assert_allclose(getattr(a, key), getattr(b, key), rtol=1e-10, atol=1e-13)
     np.testing.assert_array_equal(a.out_of_range, b.out_of_range)
+    assert a.out_of_range.any() and not a.out_of_range.all()
+    F, sigma, grad, oor = model.predictor()(thetas, T)
+    np.testing.assert_allclose(F, b.F, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(sigma, b.sigma_stat, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(grad, b.dF_dtheta, rtol=1e-10, atol=1e-13)
+    np.testing.assert_array_equal(oor, b.out_of_range)
+
+
+def test_predictor_rejects_bad_input(fitted):
+    from thermograd.errors import InputError
+
+    predictor = fitted[1].predictor()
+    with pytest.raises(InputError, match="shape"):
+        predictor(np.ones(4), 300.0)
+    with pytest.raises(InputError, match="> 0 K"):
+        predictor(THETA, [300.0, 0.0])
+    with pytest.raises(InputError, match="non-finite"):
+        predictor(np.array([0.5, np.nan, 0.9]), 300.0)
 
 
 def test_piecewise_beta_path_equals_per_component_path(fitted):

@@ -151,6 +151,28 @@ def as_theta(theta, n_features: int) -> Tensor:
     return t
 
 
+def as_theta_array(theta, n_features: int) -> np.ndarray:
+    """NumPy twin of :func:`as_theta` (float64 array (n_models, d)), for the compiled path."""
+    t = np.asarray(theta.detach() if isinstance(theta, torch.Tensor) else theta, dtype=np.float64)
+    if t.ndim == 1:
+        t = t.reshape(1, -1)
+    if t.ndim != 2 or t.shape[1] != n_features:
+        raise InputError(
+            f"θ must have shape ({n_features},) or (n_models, {n_features}) for this model, got {t.shape}"
+        )
+    if not np.isfinite(t).all():
+        raise InputError("θ contains non-finite values")
+    return t
+
+
+def as_temperatures_array(T) -> np.ndarray:
+    """NumPy twin of :func:`as_temperatures` (float64 array (n_T,), all finite and > 0 K)."""
+    t = np.asarray(T.detach() if isinstance(T, torch.Tensor) else T, dtype=np.float64).reshape(-1)
+    if t.size == 0 or not (np.all(t > 0) and np.all(np.isfinite(t))):
+        raise InputError(f"temperatures must be finite and > 0 K, got {t}")
+    return t
+
+
 def as_temperatures(T) -> Tensor:
     """Validate temperatures (scalar or 1-D, all > 0 K) → float64 tensor (n_T,)."""
     t = T if isinstance(T, torch.Tensor) else torch.as_tensor(np.asarray(T, dtype=float))

@@ -1,96 +1,253 @@
-"""Low-latency NumPy path for small batches of order-2 models (single calls inside optimisers).
+"""Compiled fast path of the D-DOS estimator for order-2 (quadratic) component entropies.
 
 Same mathematics as the torch estimator with :class:`~thermograd.ddos.conjugate.QuadraticConjugate` and the
-not-a-knot α spline, but with ~50 NumPy operations instead of ~150 torch dispatches, and the gradient from the
-envelope theorem, ∂F/∂θ = D_0 + Σ_i w_i(α*) W_i x*_i (exact for this estimator: α* and x* are stationary
-points or sit on range edges where the value is linear). Used by :meth:`DDOSModel.predict` when
-n_models·n_T is small; tests check it against the torch path to rounding.
+not-a-knot α spline (:class:`~thermograd.ddos.estimator.AlphaSpline`), fused into one loop nest compiled by
+numba: per model the rotated coefficients θ̃_i = W_iᵀθ (n_s·d² multiply-adds), then per temperature the
+closed-form conjugates of the n_s·d components, the spline minimum over α, the propagated variance and the
+gradient. No temporaries of size n_models·n_T·n_s·d are formed, so the cost is flat in the batch size.
+
+The gradient is the envelope-theorem form ∂F/∂θ = D_0 + Σ_i w_i(α*) W_i x*_i (w_i the spline weights, x*_i
+the clamped minimisers): exact for this estimator, since α* and x* enter only through stationary points or
+range edges where the value is linear in g. Tests check every output against the torch/autograd path.
+
+Without numba the same functions run as plain Python (correct, slow); :data:`HAVE_NUMBA` tells which.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..harmonic import shell_entropy
-from ..units import KB
+from ..units import HBAR2_PER_AMU, KB
+
+try:  # numba is a dependency; the fallback keeps the package importable where llvmlite is unavailable
+    import numba
+
+    HAVE_NUMBA = True
+    _jit = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
+    def _jit(fn):
+        return fn
 
 
-class SmallBatchQuadratic:
-    """Precomputed NumPy arrays of an order-2 model (see module docstring)."""
+#: status codes of :func:`predict_quadratic`.
+OK, BAD_THETA, BAD_T = 0, 1, 2
 
-    def __init__(self, model):
-        quad = model.conj_fn("fast")
-        comp = quad.comp
-        n = lambda t: t.detach().numpy()  # noqa: E731
-        self.c1, self.c2 = n(quad.c1), n(quad.c2)
-        self.inv2c2 = 0.5 / self.c2
-        self.xbar, self.scale, self.t_lo, self.t_hi = n(comp.xbar), n(comp.scale), n(comp.t_lo), n(comp.t_hi)
-        self.pmax, self.t_mode, self.cov = n(comp.p_max), n(comp.t_mode), n(comp.cov)
-        geo = model.geometry
-        self.W = np.ascontiguousarray(geo.rotations)
-        n_s, d, _ = self.W.shape
-        self.W2 = self.W.transpose(1, 0, 2).reshape(d, n_s * d)
-        self.alphas = np.asarray(geo.alphas, dtype=float)
-        self.widths = np.diff(self.alphas)
-        _, spline, _, _ = model._static()
-        self.M = spline.matrix.numpy()  # (n_s−1, 4, n_s)
-        self.lam = np.maximum(geo.eigenvalues, 0.0)
-        self.n_samples = np.asarray(geo.n_samples, dtype=float)
-        self.N = float(model.n_atoms)
-        self.mass, self.mean_log_nu, self.D_0 = model.mass, model.mean_log_nu, np.asarray(model.D_0)
-        self.kappa_bar = model.kappa_bar
-        self.shape = (n_s, d)
 
-    def argmin(self, y: np.ndarray):
-        """(j, τ, out_of_range) of the spline minimum (same rule as ``AlphaSpline.argmin``); y (..., n_s)."""
-        n = self.alphas.size
-        low = np.argsort(y, axis=-1)[..., : min(2, n)]
-        iv = np.clip(np.concatenate([low - 1, low], -1), 0, n - 2)  # (..., 4)
-        c = np.einsum("...n,...jkn->...jk", y, self.M[iv])  # (..., 4, 4)
-        c0, c1, c2, c3 = c[..., 0], c[..., 1], c[..., 2], c[..., 3]
+@_jit
+def _spline_min(y, M, alphas, widths):
+    """Minimiser (j, τ) of the not-a-knot spline through (α_i, y_i), same rule as ``AlphaSpline.argmin``:
+    roots of the derivative on the intervals next to the two lowest nodes (intervals in the order
+    lowest−1, second−1, lowest, second; candidates τ = 0, r₁, r₂, width)."""
+    n = y.shape[0]
+    i1, i2 = 0, -1
+    for i in range(1, n):
+        if y[i] < y[i1]:
+            i1 = i
+    if n > 1:
+        i2 = 1 if i1 == 0 else 0
+        for i in range(n):
+            if i != i1 and y[i] < y[i2]:
+                i2 = i
+    best, bj, btau = np.inf, 0, 0.0
+    lows = (i1 - 1, i2 - 1, i1, i2)
+    for q in range(4):
+        iv = lows[q]
+        if iv < 0:
+            iv = 0
+        if iv > n - 2:
+            iv = n - 2
+        c0 = c1 = c2 = c3 = 0.0
+        for k in range(n):
+            yk = y[k]
+            c0 += yk * M[iv, 0, k]
+            c1 += yk * M[iv, 1, k]
+            c2 += yk * M[iv, 2, k]
+            c3 += yk * M[iv, 3, k]
         qa, qb, qc = 3.0 * c3, 2.0 * c2, c1
-        sq = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
-        qq = -0.5 * (qb + np.where(qb >= 0, sq, -sq))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r1 = np.where(qa == 0, -qc / np.where(qb == 0, 1.0, qb), qq / np.where(qa == 0, 1.0, qa))
-            r2 = np.where(qq == 0, 0.0, qc / np.where(qq == 0, 1.0, qq))
-        w = self.widths[iv]
-        cand = np.stack([np.zeros_like(r1), r1, r2, w], -1)
-        ok = (cand >= 0) & (cand <= w[..., None]) & np.isfinite(cand)
-        cand = np.where(ok, cand, 0.0)
-        val = ((c3[..., None] * cand + c2[..., None]) * cand + c1[..., None]) * cand + c0[..., None]
-        flat = val.reshape(*val.shape[:-2], -1)
-        k = flat.argmin(-1)
-        j = np.take_along_axis(iv, (k // 4)[..., None], -1)[..., 0]
-        tau = np.take_along_axis(cand.reshape(flat.shape), k[..., None], -1)[..., 0]
-        a_star = self.alphas[j] + tau
-        eps = 1e-9 * (self.alphas[-1] - self.alphas[0])
-        oor = (a_star <= self.alphas[0] + eps) | (a_star >= self.alphas[-1] - eps)
-        return j, tau, oor
+        disc = qb * qb - 4.0 * qa * qc
+        sq = math.sqrt(disc) if disc > 0.0 else 0.0
+        qq = -0.5 * (qb + (sq if qb >= 0 else -sq))
+        if qa == 0.0:
+            r1 = -qc / qb if qb != 0.0 else 0.0
+        else:
+            r1 = qq / qa
+        r2 = qc / qq if qq != 0.0 else 0.0
+        w = widths[iv]
+        for c in range(4):
+            tau = 0.0 if c == 0 else r1 if c == 1 else r2 if c == 2 else w
+            if not (tau >= 0.0 and tau <= w and math.isfinite(tau)):
+                tau = 0.0
+            val = ((c3 * tau + c2) * tau + c1) * tau + c0
+            if val < best:
+                best, bj, btau = val, iv, tau
+    return bj, btau
 
-    def __call__(self, theta: np.ndarray, T: np.ndarray, with_grad: bool, with_sigma: bool) -> dict:
-        """theta (n_m, d), T (n_T,) → dict of F_rel, alpha_star, oor, var, grad (numpy)."""
-        n_s, d = self.shape
-        tr = (theta @ self.W2).reshape(theta.shape[0], n_s, d)  # θ̃, (n_m, n_s, d)
-        beta = 1.0 / (KB * T)
-        g = beta[None, :, None, None] * tr[:, None]
-        gamma = g * self.scale
-        t = np.clip((gamma - self.c1) * self.inv2c2, self.t_lo, self.t_hi)
-        h = g * self.xbar + (gamma - self.c1 - self.c2 * t) * t + self.pmax
-        y = h.sum(-1) - shell_entropy(self.alphas[None, :], T[:, None], self.mass, self.mean_log_nu)[None]
-        j, tau, oor = self.argmin(y)
-        powers = np.stack([np.ones_like(tau), tau, tau * tau, tau**3], -1)
-        w = np.einsum("...k,...kn->...n", powers, self.M[j])
-        F_rel = KB * T[None, :] * (w * y).sum(-1)
-        out = {"F_rel": F_rel, "alpha_star": self.alphas[j] + tau, "oor": oor, "var": None, "grad": None}
-        if with_grad:
-            x_star = self.xbar + self.scale * t
-            out["grad"] = self.D_0 + np.einsum("mts,sda,mtsa->mtd", w, self.W, x_star)
-        if with_sigma:
-            psi = np.stack([t - self.t_mode, t * t - self.t_mode**2], -1)
-            var_h = np.einsum("...i,...ij,...j->...", psi, self.cov, psi).sum(-1)
-            v = (self.lam * tr**2).sum(-1)[:, None, :]
-            b2 = (beta**2)[None, :, None]
-            var_m = (b2 * v + 0.5 * self.N**2 * b2**2 * v**2) / self.n_samples
-            out["var"] = (KB * T[None, :]) ** 2 * (w**2 * np.maximum(var_h, var_m)).sum(-1)
-        return out
+
+#: rows of the packed per-component array (see :class:`QuadraticKernel`).
+C1, C2, INV2C2, XBAR, SCALE, T_LO, T_HI, PMAX, T_MODE, LAM, COV00, COV01, COV10, COV11 = range(14)
+#: rows of the packed per-shell array.
+ALPHA, WIDTH, NSAMP = range(3)
+
+
+@_jit
+def predict_quadratic(theta, T, static, want_grad, want_var):
+    """F and friends of θ (n_m, d) at T (n_T,).
+
+    Args:
+        static: (Wt, D0, P, A, M, s0_const, n_atoms) of :class:`QuadraticKernel`.
+        Wt: (n_s·d, d), row s·d + a = column a of W_s. D0: (d,). P: packed components (14, n_s, d).
+        A: packed shells (3, n_s) (α, width to the next shell, sample count). M: spline (n_s−1, 4, n_s).
+        s0_const: ln(3ħ²/(m k_B)) + ⟨ln ν⟩ − 1, so that S_0(α, T) = −1.5 (s0_const − ln T − α).
+
+    Returns:
+        (status, out, grad): out (5, n_m, n_T) holds the rows F, F_rel, σ_stat (0 without want_var), α* and
+        out-of-range (1.0/0.0); grad is (n_m, n_T, d), or (0, 0, 0) without want_grad. Few returned objects
+        keep the call overhead low.
+    """
+    Wt, D0, P, A, M, s0_const, n_atoms = static
+    n_m, d = theta.shape
+    n_s = A.shape[1]
+    n_T = T.shape[0]
+    out = np.zeros((5, n_m, n_T))
+    grad = np.empty((n_m, n_T, d) if want_grad else (0, 0, 0))
+    status = OK
+    for k in range(n_T):
+        if not (T[k] > 0.0 and math.isfinite(T[k])):
+            status = BAD_T
+    for m in range(n_m):
+        for p in range(d):
+            if not math.isfinite(theta[m, p]):
+                status = BAD_THETA
+    if status != OK:
+        return status, out, grad
+    alphas, widths = A[ALPHA], A[WIDTH]
+    xs = np.empty(n_s * d)
+    ts = np.empty((n_s, d))
+    y = np.empty(n_s)
+    v = np.empty(n_s)
+    wts = np.empty(n_s)
+    a_span = alphas[n_s - 1] - alphas[0]
+    for m in range(n_m):
+        e0 = 0.0
+        for p in range(d):
+            e0 += theta[m, p] * D0[p]
+        tr = np.dot(Wt, theta[m]).reshape(n_s, d)  # θ̃_s = W_sᵀ θ for all shells (one BLAS gemv)
+        if want_var:
+            for s in range(n_s):
+                acc = 0.0
+                for a in range(d):
+                    acc += P[LAM, s, a] * tr[s, a] * tr[s, a]
+                v[s] = acc
+        for k in range(n_T):
+            beta = 1.0 / (KB * T[k])
+            logT = math.log(T[k])
+            for s in range(n_s):
+                acc = 0.0
+                for a in range(d):
+                    g = beta * tr[s, a]
+                    gam = g * P[SCALE, s, a]
+                    t = (gam - P[C1, s, a]) * P[INV2C2, s, a]
+                    t = min(max(t, P[T_LO, s, a]), P[T_HI, s, a])
+                    acc += g * P[XBAR, s, a] + (gam - P[C1, s, a] - P[C2, s, a] * t) * t + P[PMAX, s, a]
+                    ts[s, a] = t
+                y[s] = acc + 1.5 * (s0_const - logT - alphas[s])  # Σ_a h − S_0
+            j, tau = _spline_min(y, M, alphas, widths)
+            G = 0.0
+            for s in range(n_s):
+                wts[s] = M[j, 0, s] + tau * (M[j, 1, s] + tau * (M[j, 2, s] + tau * M[j, 3, s]))
+                G += wts[s] * y[s]
+            kT = KB * T[k]
+            out[0, m, k] = kT * G + e0
+            out[1, m, k] = kT * G
+            a_st = alphas[j] + tau
+            out[3, m, k] = a_st
+            eps = 1e-9 * a_span
+            out[4, m, k] = 1.0 if (a_st <= alphas[0] + eps or a_st >= alphas[n_s - 1] - eps) else 0.0
+            if want_var:  # per shell the larger of the score-fit and the two-moment variance
+                b2 = beta * beta
+                tot = 0.0
+                for s in range(n_s):
+                    vh = 0.0
+                    for a in range(d):
+                        t, tm = ts[s, a], P[T_MODE, s, a]
+                        p0, p1 = t - tm, t * t - tm * tm
+                        vh += p0 * (P[COV00, s, a] * p0 + P[COV01, s, a] * p1)
+                        vh += p1 * (P[COV10, s, a] * p0 + P[COV11, s, a] * p1)
+                    vm = (b2 * v[s] + 0.5 * n_atoms * n_atoms * b2 * b2 * v[s] * v[s]) / A[NSAMP, s]
+                    tot += wts[s] * wts[s] * (vh if vh > vm else vm)
+                out[2, m, k] = kT * math.sqrt(tot)
+            if want_grad:  # D_0 + Σ_s w_s W_s x*_s (one BLAS gemv over all shells)
+                for s in range(n_s):
+                    ws = wts[s]
+                    for a in range(d):
+                        xs[s * d + a] = ws * (P[XBAR, s, a] + P[SCALE, s, a] * ts[s, a])
+                gp = np.dot(xs, Wt)
+                for p in range(d):
+                    grad[m, k, p] = D0[p] + gp[p]
+    return status, out, grad
+
+
+class QuadraticKernel:
+    """Arrays of one order-2 model laid out for :func:`predict_quadratic`.
+
+    Args:
+        model: a :class:`~thermograd.ddos.model.DDOSModel` whose components are concave quadratics.
+        alt: use the second-best-order components (model-error term) instead.
+    """
+
+    def __init__(self, model, alt: bool = False):
+        quad = model.conj_fn("fast", alt=alt)
+        comp = quad.comp
+        geo = model.geometry
+        n = lambda t: t.detach().numpy()  # noqa: E731
+        cov = n(comp.cov)
+        rows = [quad.c1, quad.c2, quad.inv2c2, comp.xbar, comp.scale, comp.t_lo, comp.t_hi, comp.p_max]
+        rows = [n(r) for r in [*rows, comp.t_mode]] + [np.maximum(geo.eigenvalues, 0.0)]
+        rows += [cov[..., 0, 0], cov[..., 0, 1], cov[..., 1, 0], cov[..., 1, 1]]
+        self.P = np.ascontiguousarray(np.stack(rows), dtype=np.float64)
+        alphas = np.asarray(geo.alphas, dtype=np.float64)
+        self.A = np.ascontiguousarray(
+            np.stack([alphas, np.append(np.diff(alphas), 0.0), np.asarray(geo.n_samples, dtype=np.float64)])
+        )
+        n_s, d, _ = geo.rotations.shape
+        wt = np.asarray(geo.rotations, dtype=np.float64).transpose(0, 2, 1)
+        self.Wt = np.ascontiguousarray(wt).reshape(n_s * d, d)
+        self.D0 = np.ascontiguousarray(model.D_0, dtype=np.float64)
+        self.M = np.ascontiguousarray(model._static()[1].matrix.numpy())
+        self.s0_const = math.log(3.0 * HBAR2_PER_AMU / (model.mass * KB)) + model.mean_log_nu - 1.0
+        self.n_atoms = float(model.n_atoms)
+        self.d = d
+        self.static = (self.Wt, self.D0, self.P, self.A, self.M, self.s0_const, self.n_atoms)
+
+    def raw(self, theta: np.ndarray, T: np.ndarray, want_grad: bool, want_var: bool) -> tuple:
+        """The kernel's (status, out, grad) (see :func:`predict_quadratic`); θ (n_m, d) float64 C-order."""
+        return predict_quadratic(theta, T, self.static, want_grad, want_var)
+
+    def __call__(self, theta: np.ndarray, T: np.ndarray, want_grad: bool, want_var: bool) -> dict:
+        """θ (n_m, d) float64 C-contiguous, T (n_T,) → dict of F, F_rel, sigma, alpha_star, oor, grad.
+
+        Raises:
+            ValueError: non-finite θ or T ≤ 0 (callers validate first and turn it into an InputError).
+        """
+        status, out, grad = self.raw(theta, T, want_grad, want_var)
+        check_status(status)
+        return {
+            "F": out[0],
+            "F_rel": out[1],
+            "sigma": out[2],
+            "alpha_star": out[3],
+            "oor": out[4] > 0.5,
+            "grad": grad if want_grad else None,
+        }
+
+
+def check_status(status: int) -> None:
+    """Raise ValueError for a kernel status other than OK."""
+    if status == BAD_THETA:
+        raise ValueError("θ contains non-finite values")
+    if status == BAD_T:
+        raise ValueError("temperatures must be finite and > 0 K")

@@ -25,11 +25,9 @@ from .conjugate import (
     exact_conjugate_var,
     normalise,
 )
-from .fastpath import SmallBatchQuadratic
+from .fastpath import HAVE_NUMBA, QuadraticKernel, check_status
 from .score import DEFAULT_ORDERS, fit_score, select_order
 
-#: largest n_models·n_T for which predict(backend="auto") uses the NumPy low-latency path.
-SMALL_BATCH = 64
 #: histograms with fewer non-empty bins than this are not fitted by a polynomial (Gaussian / delta fallback).
 MIN_BINS = 5
 
@@ -323,6 +321,21 @@ class DDOSModel:
             return lambda g, with_var: exact_conjugate_var(g, comp, with_var)
         raise InputError(f"unknown estimator method {method!r}; use 'fast', 'table' or 'exact'")
 
+    def _kernel(self, alt: bool = False):
+        """The compiled order-2 kernel of these (or the alternative) components, or None where not applicable
+        (order ≠ 2, a convex component, or numba unavailable)."""
+        key = ("kernel", alt)
+        if key not in self._cache:
+            comp = self.components(alt)
+            ok = HAVE_NUMBA and comp.order == 2 and not self.conj_fn("fast", alt=alt).convex
+            self._cache[key] = QuadraticKernel(self, alt=alt) if ok else None
+        return self._cache[key]
+
+    def predictor(self) -> Predictor:
+        """A low-latency callable ``p(θ, T) -> (F, sigma, dF_dtheta, out_of_range)`` for optimisers and
+        sampling loops (see :class:`Predictor`)."""
+        return Predictor(self)
+
     # --------------------------------------------------------------- predict
     def free_energy_torch(self, theta, T, method: str = "fast") -> dict:
         """Differentiable F(θ, T) as torch tensors (graph kept w.r.t. θ and T).
@@ -368,81 +381,39 @@ class DDOSModel:
             with_sigma: propagate the score-fit covariance into sigma_stat.
             with_grad: return dF_dtheta (autograd), shape (n_models, n_T, d).
             with_model_error: evaluate the second-best score order as a model-error term.
-            backend: "auto" (NumPy low-latency path for ≤ SMALL_BATCH (model, T) pairs of order-2 models, with
-                the envelope-theorem gradient) or "torch" (always torch, gradient by autograd).
+            backend: "auto" (the compiled loop of :mod:`.fastpath` for concave order-2 models with
+                method="fast", envelope-theorem gradient; torch otherwise) or "torch" (always torch, gradient
+                by autograd).
 
         Returns:
             :class:`~thermograd.ddos.estimator.PredictResult`.
         """
-        th = est.as_theta(theta, self.n_features).detach()
-        Ts = est.as_temperatures(T).detach()
-        rot, spline, s0, d0 = self._static()
-        conj = self.conj_fn(method)
-        n_m, n_T = th.shape[0], Ts.shape[0]
-        step = est.chunk_size(n_T, self.n_shells, self.n_features)
-        if method == "exact":
-            step = max(1, step // 16)
-        shell_sum = None
-        if (
-            method == "fast"
-            and not with_grad
-            and not with_sigma
-            and n_T >= 8
-            and isinstance(conj, QuadraticConjugate)
-            and not conj.convex
-        ):
-            # values only, many temperatures: piecewise quadratics in β, break points bucketed per model
-            pw = PiecewiseBeta(conj)
-            shell_sum = pw
-            step = max(step, 256)
-        small = (
-            backend == "auto"
-            and method == "fast"
-            and isinstance(conj, QuadraticConjugate)
-            and not conj.convex
-            and n_m * n_T <= SMALL_BATCH
-        )
-        if small:  # low-latency NumPy path (same estimator; envelope-theorem gradient)
-            if "small" not in self._cache:
-                self._cache["small"] = SmallBatchQuadratic(self)
-            o = self._cache["small"](th.numpy(), Ts.numpy(), with_grad, with_sigma)
-            F_rel, a_star, oor, grad = o["F_rel"], o["alpha_star"], o["oor"], o["grad"]
-            var = o["var"] if with_sigma else np.zeros((n_m, n_T))
+        if backend not in ("auto", "torch"):
+            raise InputError(f"unknown backend {backend!r}; use 'auto' or 'torch'")
+        kernel = self._kernel() if backend == "auto" and method == "fast" else None
+        if kernel is not None:  # fused numba loop (same estimator; envelope-theorem gradient)
+            th = np.ascontiguousarray(est.as_theta_array(theta, self.n_features))
+            Ts = est.as_temperatures_array(T)
+            o = kernel(th, Ts, with_grad, with_sigma)
+            F_rel, a_star, oor, grad, sig_stat = o["F_rel"], o["alpha_star"], o["oor"], o["grad"], o["sigma"]
+            E0 = th @ np.asarray(self.D_0, dtype=np.float64)
+            sig_model = np.zeros_like(F_rel)
+            if with_model_error:
+                alt = self._kernel(alt=True)
+                F_alt = (
+                    alt(th, Ts, False, False)["F_rel"] if alt else self._torch_values(th, Ts, method, True)
+                )
+                sig_model = np.abs(F_alt - F_rel)
         else:
-            F_rel = np.empty((n_m, n_T))
-            var = np.zeros((n_m, n_T))
-            a_star = np.empty((n_m, n_T))
-            oor = np.empty((n_m, n_T), dtype=bool)
-            grad = np.empty((n_m, n_T, self.n_features)) if with_grad else None
-            beta = 1.0 / (est.KB * Ts)
-            for lo in range(0, n_m, step):
-                chunk = th[lo : lo + step].clone().requires_grad_(with_grad)
-                with torch.set_grad_enabled(with_grad):
-                    out = est.free_energy_core(
-                        chunk, Ts, rot, s0, conj, spline, with_sigma, self.moment_var_fn(), shell_sum
-                    )
-                    if with_grad:
-                        gg = out["g"]
-                        (dg,) = torch.autograd.grad(out["F_rel"].sum(), gg)
-                        grad[lo : lo + step] = (
-                            d0 + beta[None, :, None] * torch.einsum("mtsa,sda->mtd", dg, rot)
-                        ).numpy()
-                F_rel[lo : lo + step] = out["F_rel"].detach().numpy()
-                if with_sigma:
-                    var[lo : lo + step] = out["var"].detach().numpy()
-                a_star[lo : lo + step] = (spline.alphas[out["j"]] + out["tau"]).numpy()
-                oor[lo : lo + step] = out["oor"].numpy()
-        sig_model = np.zeros((n_m, n_T))
-        if with_model_error:
-            alt = self.conj_fn(method, alt=True)
-            F_alt = np.empty((n_m, n_T))
-            with torch.no_grad():
-                for lo in range(0, n_m, step):
-                    o = est.free_energy_core(th[lo : lo + step], Ts, rot, s0, alt, spline, False)
-                    F_alt[lo : lo + step] = o["F_rel"].numpy()
-            sig_model = np.abs(F_alt - F_rel)
-        E0 = (th @ d0).numpy()
-        sig_stat = np.sqrt(np.maximum(var, 0.0))
+            th = est.as_theta(theta, self.n_features).detach()
+            Ts = est.as_temperatures(T).detach()
+            F_rel, var, a_star, oor, grad = self._predict_torch(th, Ts, method, with_grad, with_sigma)
+            sig_model = np.zeros_like(F_rel)
+            if with_model_error:
+                sig_model = np.abs(self._torch_values(th, Ts, method, True) - F_rel)
+            E0 = (th @ self._static()[3]).numpy()
+            sig_stat = np.sqrt(np.maximum(var, 0.0))
+            Ts = Ts.numpy()
         T_star = self.kappa_bar * np.exp(a_star) / (3.0 * est.KB)
         return est.PredictResult(
             F=F_rel + E0[:, None],
@@ -455,9 +426,69 @@ class DDOSModel:
             T_star=T_star,
             out_of_range=oor,
             dF_dtheta=grad,
-            T=Ts.numpy(),
+            T=Ts,
             method=method,
         )
+
+    def _step(self, n_T: int, method: str) -> int:
+        step = est.chunk_size(n_T, self.n_shells, self.n_features)
+        return max(1, step // 16) if method == "exact" else step
+
+    def _torch_values(self, th, Ts, method: str, alt: bool) -> np.ndarray:
+        """F − E_0 by the torch estimator, values only, (n_m, n_T)."""
+        th, Ts = torch.as_tensor(th), torch.as_tensor(Ts)
+        rot, spline, s0, _ = self._static()
+        conj = self.conj_fn(method, alt=alt)
+        step = self._step(Ts.shape[0], method)
+        out = np.empty((th.shape[0], Ts.shape[0]))
+        with torch.no_grad():
+            for lo in range(0, th.shape[0], step):
+                out[lo : lo + step] = est.free_energy_core(
+                    th[lo : lo + step], Ts, rot, s0, conj, spline, False
+                )["F_rel"].numpy()
+        return out
+
+    def _predict_torch(self, th, Ts, method: str, with_grad: bool, with_sigma: bool):
+        """Torch estimator in chunks of models: (F_rel, var, alpha_star, out_of_range, grad or None)."""
+        rot, spline, s0, d0 = self._static()
+        conj = self.conj_fn(method)
+        n_m, n_T = th.shape[0], Ts.shape[0]
+        step = self._step(n_T, method)
+        shell_sum = None
+        if (
+            method == "fast"
+            and not with_grad
+            and not with_sigma
+            and n_T >= 8
+            and isinstance(conj, QuadraticConjugate)
+            and not conj.convex
+        ):
+            # values only, many temperatures: piecewise quadratics in β, break points bucketed per model
+            shell_sum = PiecewiseBeta(conj)
+            step = max(step, 256)
+        F_rel = np.empty((n_m, n_T))
+        var = np.zeros((n_m, n_T))
+        a_star = np.empty((n_m, n_T))
+        oor = np.empty((n_m, n_T), dtype=bool)
+        grad = np.empty((n_m, n_T, self.n_features)) if with_grad else None
+        beta = 1.0 / (est.KB * Ts)
+        for lo in range(0, n_m, step):
+            chunk = th[lo : lo + step].clone().requires_grad_(with_grad)
+            with torch.set_grad_enabled(with_grad):
+                out = est.free_energy_core(
+                    chunk, Ts, rot, s0, conj, spline, with_sigma, self.moment_var_fn(), shell_sum
+                )
+                if with_grad:
+                    (dg,) = torch.autograd.grad(out["F_rel"].sum(), out["g"])
+                    grad[lo : lo + step] = (
+                        d0 + beta[None, :, None] * torch.einsum("mtsa,sda->mtd", dg, rot)
+                    ).numpy()
+            F_rel[lo : lo + step] = out["F_rel"].detach().numpy()
+            if with_sigma:
+                var[lo : lo + step] = out["var"].detach().numpy()
+            a_star[lo : lo + step] = (spline.alphas[out["j"]] + out["tau"]).numpy()
+            oor[lo : lo + step] = out["oor"].numpy()
+        return F_rel, var, a_star, oor, grad
 
     # ------------------------------------------------------------------ I/O
     def save(self, path) -> None:
@@ -472,3 +503,42 @@ class DDOSModel:
         from ..io.ddos_model import load_model
 
         return load_model(path)
+
+
+class Predictor:
+    """Low-latency F(θ, T) of one model: the compiled estimator of :meth:`DDOSModel.predict` with the
+    fewest possible Python steps around it, for inner loops (optimisers, MCMC over θ, 10^5-model sweeps).
+
+    ``p(theta, T, grad=True, sigma=True)`` returns a tuple ``(F, sigma, dF_dtheta, out_of_range)``: total F
+    per atom (eV/atom, E_0 included; shape (n_models, n_T)), its propagated 1σ (score-fit and moment noise,
+    no model-error term), ∂F/∂θ (n_models, n_T, d) or None, and the out-of-range flags. Numbers are those of
+    ``predict(method="fast")``.
+
+    Raises:
+        InputError: the model is not a concave order-2 model (use :meth:`DDOSModel.predict`), θ of the wrong
+            shape or non-finite, T ≤ 0.
+    """
+
+    def __init__(self, model: DDOSModel):
+        kernel = model._kernel()
+        if kernel is None:
+            raise InputError(
+                f"model {model.name!r} (order {model.order}) has no compiled fast path; use model.predict()"
+            )
+        self._k = kernel
+        self.d = kernel.d
+
+    def __call__(self, theta, T, grad: bool = True, sigma: bool = True):
+        th = np.asarray(theta, dtype=np.float64)
+        if th.ndim == 1:
+            th = th.reshape(1, -1)
+        if th.ndim != 2 or th.shape[1] != self.d:
+            raise InputError(f"θ must have shape ({self.d},) or (n_models, {self.d}), got {np.shape(theta)}")
+        Ts = np.asarray(T, dtype=np.float64).reshape(-1)
+        status, out, g = self._k.raw(np.ascontiguousarray(th), Ts, grad, sigma)
+        if status:
+            try:
+                check_status(status)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+        return out[0], out[2], (g if grad else None), out[4] > 0.5
