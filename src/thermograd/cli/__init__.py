@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run the embedded default end to end (BCC Mo, SNAP Mo_Zuo_JPCA2020)"),
     "init": ("init", "print a commented example run file (ddos, ti, alchemy)"),
     "sample": ("sample", "run or resume a D-DOS sampling campaign from a YAML run file"),
+    "tilt": ("tilt", "tilted shell sampling toward one model and temperature (accurate high-T D-DOS)"),
     "fit": ("fit", "fit a D-DOS model (score matching) from a campaign or reference shell data"),
     "predict": ("predict", "free energies F(θ, T) ± σ from a D-DOS model"),
     "transition": ("transition", "phase free-energy difference and transition temperature"),

@@ -109,9 +109,13 @@ class CumulantEstimator:
         dataset: :class:`~thermograd.ddos.dataset.PhaseDataset` with ``raw`` on every shell and ``kappa``.
         n_grid: α quadrature points between the first and last shell.
         edge_tol: relative weight of the α integrand at a range edge above which a result is flagged.
+        tilted: tilted shells ({shell index: :class:`~thermograd.ddos.tilted.TiltedShell` with the uniform
+            rung}, e.g. from :func:`~thermograd.ddos.tilt_campaign.load_tilted`). On those shells the shell
+            term is the MBAR estimate over all rungs, whatever ``method`` says; ``method`` then applies to the
+            other shells only.
     """
 
-    def __init__(self, dataset, n_grid: int = 2001, edge_tol: float = 1e-3):
+    def __init__(self, dataset, n_grid: int = 2001, edge_tol: float = 1e-3, tilted: dict | None = None):
         if not dataset.has_raw:
             raise InputError(
                 f"phase {dataset.name!r}: the cumulant estimator needs raw samples (keep_raw: true)"
@@ -133,6 +137,11 @@ class CumulantEstimator:
         self.dalpha = float(grid[1] - grid[0])
         self.spline = torch.tensor(_spline_matrix(self.alphas, grid))
         self.edge_tol = edge_tol
+        self.tilted = dict(tilted or {})
+        for i, ts in self.tilted.items():
+            if not 0 <= i < len(self.raw) or abs(ts.T_shell - dataset.shells[i].T_shell) > 1e-9 * ts.T_shell:
+                raise InputError(f"tilted shell {i} ({ts.T_shell} K) does not match the campaign's shells")
+        self._pooled = {i: [torch.as_tensor(a) for a in ts.pooled()] for i, ts in self.tilted.items()}
 
     def harmonic_free_energy(self, T: torch.Tensor, convention: str) -> torch.Tensor:
         """F_h per atom of the campaign's modes, (n_T,) eV."""
@@ -150,6 +159,14 @@ class CumulantEstimator:
         t = self.N / (KB * T)  # (n_T,)
         out = []
         for i, raw in enumerate(self.raw):
+            if i in self.tilted:  # MBAR over the uniform and tilted rungs: ln Σ_n e^{−t u_n − log_den_n}
+                D, log_den = (
+                    self._pooled[i] if idx is None else map(torch.as_tensor, self.tilted[i].pooled(idx[i]))
+                )
+                u = (D - self.d0) @ theta.T  # (n, n_m)
+                x = -t[None, None, :] * u[:, :, None] - log_den[:, None, None]
+                out.append(torch.logsumexp(x, 0))
+                continue
             r = raw if idx is None else raw[idx[i]]
             u = r @ theta.T  # (n, n_m)
             if method == "reweight":
@@ -263,7 +280,12 @@ class CumulantEstimator:
         boots = []
         with torch.no_grad():
             for _ in range(n_boot):
-                idx = [torch.as_tensor(rng.integers(0, r.shape[0], r.shape[0])) for r in self.raw]
+                idx = [
+                    self.tilted[i].bootstrap_indices(rng)
+                    if i in self.tilted
+                    else torch.as_tensor(rng.integers(0, r.shape[0], r.shape[0]))
+                    for i, r in enumerate(self.raw)
+                ]
                 boots.append(self._anharmonic(theta, T, idx, method)[0])
         b = torch.stack(boots).numpy()
         # robust spread (half the 16–84 % range): near the closure's singularity a few replicas explode,
