@@ -111,3 +111,15 @@ def test_needs_raw_samples() -> None:
 def test_rejects_bad_temperature(harmonic_estimator) -> None:
     with pytest.raises(InputError):
         harmonic_estimator.predict([1.0], [0.0])
+
+
+def test_edge_flag_estimates_the_truncated_tail() -> None:
+    """Harmonic identity on a narrow shell range: the truncated α integral misses F_anh = 0 by exactly the
+    neglected mass; the extrapolated tail estimate bounds it (within a factor 2) and the flag reports it."""
+    narrow = CumulantEstimator(harmonic_campaign(np.geomspace(300.0, 3000.0, 40), KAPPA, MASS, N_ATOMS))
+    r = narrow.predict([1.0], [150.0, 600.0, 900.0, 1400.0, 2000.0, 6000.0], n_boot=0)
+    err, tail, flag = np.abs(r.F_anh[0]), r.tail[0], r.out_of_range[0]
+    assert np.all(err[2:4] < 1e-6) and np.all(tail[2:4] < 1e-6) and not flag[2:4].any()  # well inside
+    for k in (1, 4):  # near an edge: a real truncation error of 1e-5 to 1e-4 eV/atom, flagged and bounded
+        assert flag[k] and err[k] > 1e-5 and err[k] <= tail[k] <= 2 * err[k]
+    assert np.isinf(tail[[0, 5]]).all() and flag[[0, 5]].all()  # outside: the integrand still rises

@@ -73,11 +73,9 @@ def test_tilted_mbar_matches_closed_form(linear_shell):
     sigma = np.std(boots)
     # the plain uniform-sample estimate is far off at this tilt (t|c| = r), the tilted one is not
     assert t * cnorm > 6
-    print("est", est, "exact", exact, "sigma", sigma)
     assert abs(est - exact) < 4 * sigma + 0.02, (est, exact, sigma)
     u = (uniform - D0) @ theta
     plain = logsumexp(-t * u) - math.log(u.size)
-    print("plain", plain, "r", t * cnorm)
     assert exact - plain > 10 * sigma + 0.1, (plain, exact, sigma)
     # other models and temperatures come from the same pooled samples
     for th2, T2 in ((theta * 0.7, T_tilt), (theta, 2 * T_tilt)):

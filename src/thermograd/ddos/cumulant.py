@@ -83,7 +83,9 @@ class CumulantResult:
     F: total free energy in the requested harmonic convention (E_0 + F_h + F_anh, without any SNAP constant).
     F_anh: F − E_0 − F_h (convention free). F_h: harmonic free energy of the campaign's modes.
     sigma: √(σ_stat² + σ_model²), bootstrap error and Gamma-vs-reweighting disagreement.
-    out_of_range: the α integrand reaches the shell-range edge.
+    out_of_range: the α integrand's mass beyond the sampled shell range (extrapolated, see ``tail``) would
+        change F by more than the estimator's ``edge_tol``; or the integrand still rises at an edge.
+    tail: that extrapolated change of F, eV/atom (inf when the integrand does not decay at an edge).
     dF_dtheta: (n_models, n_T, d) when requested.
     """
 
@@ -100,6 +102,7 @@ class CumulantResult:
     convention: str
     dF_dtheta: np.ndarray | None = None
     reference: str = ""
+    tail: np.ndarray | None = None
 
 
 class CumulantEstimator:
@@ -108,14 +111,15 @@ class CumulantEstimator:
     Args:
         dataset: :class:`~thermograd.ddos.dataset.PhaseDataset` with ``raw`` on every shell and ``kappa``.
         n_grid: α quadrature points between the first and last shell.
-        edge_tol: relative weight of the α integrand at a range edge above which a result is flagged.
+        edge_tol: flag a result when the α integrand's extrapolated mass outside the shell range would change F
+            by more than this, eV/atom (default 1e-5 = 0.01 meV/atom).
         tilted: tilted shells ({shell index: :class:`~thermograd.ddos.tilted.TiltedShell` with the uniform
             rung}, e.g. from :func:`~thermograd.ddos.tilt_campaign.load_tilted`). On those shells the shell
             term is the MBAR estimate over all rungs, whatever ``method`` says; ``method`` then applies to the
             other shells only.
     """
 
-    def __init__(self, dataset, n_grid: int = 2001, edge_tol: float = 1e-3, tilted: dict | None = None):
+    def __init__(self, dataset, n_grid: int = 2001, edge_tol: float = 1e-5, tilted: dict | None = None):
         if not dataset.has_raw:
             raise InputError(
                 f"phase {dataset.name!r}: the cumulant estimator needs raw samples (keep_raw: true)"
@@ -178,7 +182,7 @@ class CumulantEstimator:
         return torch.stack(out, -1)
 
     def _anharmonic(self, theta: torch.Tensor, T: torch.Tensor, idx=None, method: str = "gamma"):
-        """(F − E_0 − F_h^cell) (n_m, n_T), edge weight, mean α."""
+        """(F − E_0 − F_h^cell) (n_m, n_T), extrapolated tail change of F (eV/atom), mean α."""
         ns = self._shell_log_mgf(theta, T, idx, method)  # (n_m, n_T, n_s)
         beta = 1.0 / (KB * T)
         # Interpolate the smooth anharmonic shell term q(α) = N s_θ(α) + βU_h(α) (exactly 0 for a harmonic
@@ -197,8 +201,15 @@ class CumulantEstimator:
         F_anh = -(KB * T)[None, :] * lse / self.N
         with torch.no_grad():
             w = torch.softmax(f, -1)
-            wmax = w.max(-1).values
-            edge = torch.maximum(w[..., 0], w[..., -1]) / wmax
+            # mass beyond each edge if ln(integrand) continued with its slope over the last shell interval
+            k = max(1, (self.grid.numel() - 1) // max(1, len(self.alphas) - 1))
+            span = float(self.grid[k] - self.grid[0])
+            s_lo = (f[..., k] - f[..., 0]) / span  # must be > 0 (integrand rising away from the low edge)
+            s_hi = (f[..., -1] - f[..., -1 - k]) / span  # must be < 0
+            inf = torch.full_like(s_lo, math.inf)
+            tail_lo = torch.where(s_lo > 0, torch.exp(f[..., 0] - lse) / s_lo.clamp(min=1e-300), inf)
+            tail_hi = torch.where(s_hi < 0, torch.exp(f[..., -1] - lse) / (-s_hi).clamp(min=1e-300), inf)
+            edge = (KB * T)[None, :] * torch.log1p(tail_lo + tail_hi) / self.N
             amean = (w * self.grid).sum(-1)
         return F_anh, edge, amean
 
@@ -262,6 +273,7 @@ class CumulantEstimator:
             sigma_stat=sigma_stat.numpy(),
             sigma_model=sigma_model.numpy(),
             out_of_range=(edge > self.edge_tol).numpy(),
+            tail=edge.numpy(),
             alpha_mean=amean.numpy(),
             convention=convention,
             dF_dtheta=None if grad is None else grad.numpy(),

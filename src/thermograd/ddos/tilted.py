@@ -15,8 +15,9 @@ high-temperature estimator needs (:class:`TiltedShell.log_mgf`).
 Moves: z' = (z + εξ)/|z + εξ|, ξ ~ N(0, 1_M). The proposal density depends on z·z' only, so it is symmetric
 with respect to the uniform measure on the sphere and the Metropolis ratio is exp(−λ t Δu). ε is adapted
 during burn-in toward a target acceptance and then frozen (the recorded chain is a valid Markov chain). Chains
-of one rung start from the last states of the previous rung (annealing), the first rung from uniform draws
-resampled by their tilt weights. All chains of a step are evaluated in one descriptor call.
+of one rung start from the previous rung's recorded states resampled by their incremental weights
+exp(−Δλ t u) (selection, as in population annealing), the first rung from uniform draws resampled likewise.
+All chains of a step are evaluated in one descriptor call.
 """
 
 from __future__ import annotations
@@ -229,8 +230,15 @@ def sample_tilted_shell(
     eps = 0.5 / max(1.0, lam[0] * t * float(np.std(u_pool)))
     descriptors, chain_ids, acc_rate, steps = [], [], [], []
     prev = lam[0]
+    rec_z = D_rec = u_rec = None
     for lk in lam:
-        rec_D, rec_c, n_acc, n_prop = [], [], 0, 0
+        if rec_z is not None:
+            # start from the previous rung's recorded states resampled by exp(−(λ_k − λ_{k−1}) t u): close to
+            # π_λk already, so the chains need not diffuse the whole way (selection, as in population annealing)
+            logw = -(lk - prev) * t * u_rec
+            pick = rng.choice(u_rec.size, n_chains, replace=False, p=np.exp(logw - logsumexp(logw)))
+            z, D, u = rec_z[pick].copy(), D_rec[pick].copy(), u_rec[pick].copy()
+        rec_D, rec_c, rec_zs, rec_u, n_acc, n_prop = [], [], [], [], 0, 0
         log_eps = math.log(eps * prev / lk)  # the energy scale of a move grows with λ
         prev = lk
         for step in range(n_burn + n_steps):
@@ -247,10 +255,13 @@ def sample_tilted_shell(
                 if (step - n_burn) % thin == thin - 1:
                     rec_D.append(D.copy())
                     rec_c.append(np.arange(n_chains))
+                    rec_zs.append(z.copy())
+                    rec_u.append(u.copy())
             if progress is not None:
                 progress(done, total)
         eps = math.exp(log_eps)
-        descriptors.append(np.concatenate(rec_D))
+        rec_z, D_rec, u_rec = np.concatenate(rec_zs), np.concatenate(rec_D), np.concatenate(rec_u)
+        descriptors.append(D_rec)
         chain_ids.append(np.concatenate(rec_c))
         acc_rate.append(n_acc / max(1, n_prop))
         steps.append(eps)
