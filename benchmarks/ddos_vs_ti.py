@@ -91,7 +91,8 @@ def main() -> None:
         print(json.dumps(rows, indent=1))
         return
     print(
-        "F - E0 - F_h (meV/atom); D-DOS from the reference campaign only; '*' = alpha integrand at the range edge"
+        "F - E0 - F_h (meV/atom); D-DOS from the reference campaign only; "
+        "'*' = alpha-integrand mass beyond the shell range > 0.01 meV"
     )
     print(
         f"{'model':<10} {'T/K':>6} {'TI':>14} {'gamma':>14} {'reweight':>14} {'score(ref-like)':>16} "

@@ -122,4 +122,4 @@ def test_edge_flag_estimates_the_truncated_tail() -> None:
     assert np.all(err[2:4] < 1e-6) and np.all(tail[2:4] < 1e-6) and not flag[2:4].any()  # well inside
     for k in (1, 4):  # near an edge: a real truncation error of 1e-5 to 1e-4 eV/atom, flagged and bounded
         assert flag[k] and err[k] > 1e-5 and err[k] <= tail[k] <= 2 * err[k]
-    assert np.isinf(tail[[0, 5]]).all() and flag[[0, 5]].all()  # outside: the integrand still rises
+    assert (tail[[0, 5]] > 1e-3).all() and flag[[0, 5]].all()  # outside: the integrand still rises there

@@ -84,8 +84,9 @@ class CumulantResult:
     F_anh: F − E_0 − F_h (convention free). F_h: harmonic free energy of the campaign's modes.
     sigma: √(σ_stat² + σ_model²), bootstrap error and Gamma-vs-reweighting disagreement.
     out_of_range: the α integrand's mass beyond the sampled shell range (extrapolated, see ``tail``) would
-        change F by more than the estimator's ``edge_tol``; or the integrand still rises at an edge.
-    tail: that extrapolated change of F, eV/atom (inf when the integrand does not decay at an edge).
+        change F by more than the estimator's ``edge_tol``.
+    tail: that extrapolated change of F, eV/atom (where the integrand does not decay at an edge, its edge value
+        held over the whole sampled α range).
     dF_dtheta: (n_models, n_T, d) when requested.
     """
 
@@ -201,15 +202,17 @@ class CumulantEstimator:
         F_anh = -(KB * T)[None, :] * lse / self.N
         with torch.no_grad():
             w = torch.softmax(f, -1)
-            # mass beyond each edge if ln(integrand) continued with its slope over the last shell interval
+            # mass beyond each edge: ln(integrand) continued with its slope over the last shell interval when it
+            # decays there; when it does not, the edge value held over the whole sampled α range (pessimistic)
             k = max(1, (self.grid.numel() - 1) // max(1, len(self.alphas) - 1))
             span = float(self.grid[k] - self.grid[0])
-            s_lo = (f[..., k] - f[..., 0]) / span  # must be > 0 (integrand rising away from the low edge)
-            s_hi = (f[..., -1] - f[..., -1 - k]) / span  # must be < 0
-            inf = torch.full_like(s_lo, math.inf)
-            tail_lo = torch.where(s_lo > 0, torch.exp(f[..., 0] - lse) / s_lo.clamp(min=1e-300), inf)
-            tail_hi = torch.where(s_hi < 0, torch.exp(f[..., -1] - lse) / (-s_hi).clamp(min=1e-300), inf)
-            edge = (KB * T)[None, :] * torch.log1p(tail_lo + tail_hi) / self.N
+            width = float(self.grid[-1] - self.grid[0])
+            s_lo = (f[..., k] - f[..., 0]) / span  # > 0: integrand rising away from the low edge
+            s_hi = (f[..., -1] - f[..., -1 - k]) / span  # < 0: decaying toward the high edge
+            len_lo = torch.where(s_lo > 0, 1.0 / s_lo.clamp(min=1e-300), torch.full_like(s_lo, width))
+            len_hi = torch.where(s_hi < 0, 1.0 / (-s_hi).clamp(min=1e-300), torch.full_like(s_hi, width))
+            tail = torch.exp(f[..., 0] - lse) * len_lo + torch.exp(f[..., -1] - lse) * len_hi
+            edge = (KB * T)[None, :] * torch.log1p(tail) / self.N
             amean = (w * self.grid).sum(-1)
         return F_anh, edge, amean
 
