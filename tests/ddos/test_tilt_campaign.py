@@ -92,7 +92,7 @@ def test_interrupted_shell_is_redone(toy_campaign, tmp_path: Path):
 
 
 def test_bad_input(toy_campaign, tmp_path: Path):
-    path, ds, theta = toy_campaign
+    path, _, theta = toy_campaign
     with pytest.raises(InputError, match="components"):
         run_tilt(path, theta[:-1], T_TILT, tmp_path / "a.h5", plan=PLAN, progress=False)
     with pytest.raises(InputError, match="> 0 K"):
