@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         lambdas = tuple(float(x) for x in args.lambdas.split(","))
         shells = args.shells if args.shells == "auto" else [int(x) for x in args.shells.split(",")]
     except ValueError:
-        raise InputError(f"--lambdas/--shells: expected comma-separated numbers, got {args.lambdas!r}") from None
+        raise InputError(
+            f"--lambdas/--shells: expected comma-separated numbers, got {args.lambdas!r}"
+        ) from None
     coeff = read_snapcoeff(args.theta)
     plan = TiltPlan(lambdas, args.chains, args.steps, args.burn, args.thin, args.seed)
     out = run_tilt(
