@@ -109,6 +109,30 @@ def test_bad_input(toy_campaign, tmp_path: Path):
     assert not (tmp_path / "a.h5").exists()
 
 
+def test_campaign_without_raw_samples_is_refused(tmp_path: Path):
+    path = tmp_path / "noraw.h5"
+    config = CampaignConfig.model_validate(
+        {
+            "output": str(path),
+            "seed": 5,
+            "phases": [
+                {"name": "fcc", "structure": {"builder": "fcc", "element": "Cu", "a": 3.6, "size": 2}}
+            ],
+            "strains": [0.0],
+            "potential": {"snap": "Mo_Zuo_JPCA2020"},
+            "shells": [300.0, 900.0],
+            "samples_per_shell": 10,
+            "keep_raw": False,
+        }
+    )
+    builder = ToyReferenceBuilder(config)
+    run_campaign(config, "toy\n", progress=False, builder=builder)
+    theta = builder.descriptor_spec.toy(builder._atoms(config.phases[0].structure, 0.0)).default_theta()
+    with pytest.raises(InputError, match="raw samples"):
+        run_tilt(path, theta, T_TILT, tmp_path / "t.h5", plan=PLAN, progress=False)
+    assert not (tmp_path / "t.h5").exists()
+
+
 def test_auto_shells_and_cli(toy_campaign, tmp_path: Path, capsys):
     path, ds, theta = toy_campaign
     ess = shell_ess(ds, theta, T_TILT)
