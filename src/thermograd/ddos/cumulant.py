@@ -239,7 +239,9 @@ class CumulantEstimator:
             seed: bootstrap seed.
             with_grad: also return ∂F/∂θ by autograd.
             model_error: add the disagreement of the two shell estimators to σ in quadrature (the Gamma
-                closure and reweighting of an under-sampled tail err in opposite directions at high T).
+                closure and reweighting of an under-sampled tail err in opposite directions at high T), and
+                with tilted shells the change when only the later half of every tilted chain is used (a
+                measure of their residual equilibration bias).
         """
         if method not in ("gamma", "reweight"):
             raise InputError(f"unknown method {method!r}; use 'gamma' or 'reweight'")
@@ -262,6 +264,14 @@ class CumulantEstimator:
                 other = "reweight" if method == "gamma" else "gamma"
                 F_other = self._anharmonic(th.detach(), Ts, None, other)[0]
             sigma_model = torch.where(torch.isfinite(F_other), (F_anh - F_other).abs(), F_anh.abs())
+            if self.tilted:  # residual equilibration of the tilted chains: full vs later-half estimate
+                idx = [
+                    self.tilted[i].late_indices() if i in self.tilted else torch.arange(r.shape[0])
+                    for i, r in enumerate(self.raw)
+                ]
+                with torch.no_grad():
+                    F_late = self._anharmonic(th.detach(), Ts, idx, method)[0]
+                sigma_model = torch.sqrt(sigma_model**2 + (F_anh - F_late) ** 2)
         sigma = torch.sqrt(sigma_stat**2 + sigma_model**2)
         Fh = self.harmonic_free_energy(Ts, convention)
         E0 = (th.detach() @ self.d0).numpy()

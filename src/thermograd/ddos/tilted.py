@@ -117,6 +117,15 @@ class TiltedShell:
         x = -t[None, None, :] * u[:, :, None] - log_den[:, None, None]
         return logsumexp(x, axis=0)
 
+    def late_indices(self) -> list[np.ndarray]:
+        """Per rung, the indices of the later half of the recorded samples (all of the uniform λ = 0 rung):
+        an estimate from these alone differs from the full one by about the chains' residual equilibration
+        bias (samples are stored in step order)."""
+        return [
+            np.arange(d.shape[0]) if lam == 0 else np.arange(d.shape[0] // 2, d.shape[0])
+            for lam, d in zip(self.lambdas, self.descriptors)
+        ]
+
     def bootstrap_indices(self, rng: np.random.Generator) -> list[np.ndarray]:
         """Per rung, sample indices of a bootstrap over whole chains (chains are the independent units)."""
         out = []
