@@ -48,18 +48,23 @@ def run(args: argparse.Namespace) -> int:
 
     T = parse_temperatures(args.T)
     if _file_format(args.model) == "thermograd-campaign":
-        res, name, T_range, n_features = _campaign_route(args, T)
+        campaign_fn, name, T_range, n_features = _campaign_route(args, T)
     else:
         model = DDOSModel.load(args.model)
         name, n_features = model.name, model.n_features
         T_range = (model.geometry.T_shells[0], model.geometry.T_shells[-1])
-        res = None
+        campaign_fn = None
+    edge_text = (
+        "optimum on the shell-range edge"
+        if campaign_fn is None
+        else "α-integrand mass beyond the sampled shells would change F by > 0.01 meV/atom"
+    )
     loaded = [load_theta(f, n_features, args.element) for f in args.theta]
     thetas = np.stack([t for t, _, _ in loaded])
-    if res is None:
+    if campaign_fn is None:
         res = model.predict(thetas, T, method=args.method, with_grad=False, with_model_error=True)
     else:
-        res = res(thetas)
+        res = campaign_fn(thetas)
     # The SNAP constant β_0 of each file is part of the model's energy (E = N β_0 + θ·Σ_i B_i): add it so
     # that F and E_0 are the model's total free and static energies per atom.
     beta0 = np.array([c.constant(el) for _, c, el in loaded])
@@ -95,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1))
     else:
         print(f"# {name}: {res.reference}; E_0 includes the SNAP constant β_0 of each file")
-        print(f"# method {res.method}; σ = √(σ_stat² + σ_model²); '*' = optimum on the shell-range edge")
+        print(f"# method {res.method}; σ = √(σ_stat² + σ_model²); '*' = {edge_text}")
         print(f"# {'theta':<24} {'T/K':>8} {'F/eV':>14} {'F-E0/eV':>14} {'sigma/meV':>10} {'T_shell*/K':>11}")
         for i, f in enumerate(args.theta):
             for k, t in enumerate(T):
@@ -127,9 +132,8 @@ def run(args: argparse.Namespace) -> int:
         plt.close(fig)
     if n_oor:
         print(
-            f"thermograd predict: warning: {n_oor} of {res.F.size} (model, T) optima lie on the edge of the "
-            f"sampled shell range ({T_range[0]:g}-{T_range[1]:g} K); those "
-            "values are upper bounds",
+            f"thermograd predict: warning: {n_oor} of {res.F.size} (model, T) results are flagged ({edge_text}, "
+            f"sampled shells {T_range[0]:g}-{T_range[1]:g} K); treat those values as upper bounds",
             file=sys.stderr,
         )
         if args.strict:

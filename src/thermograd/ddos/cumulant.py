@@ -291,7 +291,9 @@ class CumulantEstimator:
             convention=convention,
             dF_dtheta=None if grad is None else grad.numpy(),
             reference=(
-                f"D-DOS shell term by {method!r} along θ with the exact α integral; F = E_0 + F_h + F_anh "
+                f"D-DOS shell term by {method!r} along θ"
+                + (f" (MBAR over tilted rungs on shells {sorted(self.tilted)})" if self.tilted else "")
+                + " with the exact α integral; F = E_0 + F_h + F_anh "
                 f"per atom, F_h in the {convention!r} convention over the {self.M} modes of the campaign's "
                 "Hessian"
             ),
