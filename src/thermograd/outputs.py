@@ -1,0 +1,188 @@
+"""Output safety shared by every command: inputs are never outputs, outputs are checked before the work
+starts, and files are written atomically (temporary file in the same folder, then ``os.replace``).
+
+Each output has a *kind* (``campaign``, ``tilt``, ``model``, ``snapcoeff``, ``json``, ``plot``, ``text``).
+An existing file is replaced only with ``force=True`` and only when it is of the same kind: ``--force`` on
+``thermograd fit`` may replace an old model file, never a campaign. The kind of an HDF5 file is read from its
+``format`` attribute; other files are judged by their suffix.
+
+Typical use in a command::
+
+    outputs = check_outputs([(args.output, "model"), (args.plot, "plot")], inputs=[args.campaign],
+                            force=args.force)        # before any work
+    ...                                              # the work; print results
+    with atomic_path(args.output) as tmp:            # then write
+        save_model(tmp, ...)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .errors import StoreError
+
+__all__ = [
+    "HDF5_KINDS",
+    "atomic_path",
+    "check_outputs",
+    "file_kind",
+    "hdf5_format",
+    "save_figure",
+    "write_text",
+]
+
+#: HDF5 ``format`` attribute -> output kind
+HDF5_KINDS = {
+    "thermograd-campaign": "campaign",
+    "thermograd-tilt": "tilt",
+    "thermograd-ddos-model": "model",
+}
+_SUFFIX_KINDS = {
+    ".snapcoeff": "snapcoeff",
+    ".json": "json",
+    ".png": "plot",
+    ".pdf": "plot",
+    ".svg": "plot",
+    ".jpg": "plot",
+    ".jpeg": "plot",
+    ".yaml": "config",
+    ".yml": "config",
+    ".npz": "data",
+    ".pkl": "data",
+    ".pickle": "data",
+}
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def hdf5_format(path: str | Path) -> str | None:
+    """The ``format`` attribute of an HDF5 file, ``""`` for an HDF5 file without one, ``None`` for a file
+    that is not (readable) HDF5."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None
+    if head != _HDF5_MAGIC:
+        return None
+    try:
+        import h5py
+
+        with h5py.File(path, "r", locking=False) as f:
+            fmt = f.attrs.get("format", "")
+    except (OSError, ValueError):
+        return ""
+    return fmt.decode() if isinstance(fmt, bytes) else str(fmt)
+
+
+def file_kind(path: str | Path) -> str:
+    """What an existing file holds: a kind of :data:`HDF5_KINDS`, ``hdf5`` (another HDF5 file), or the kind
+    of its suffix (``unknown`` when there is none)."""
+    fmt = hdf5_format(path)
+    if fmt is not None:
+        return HDF5_KINDS.get(fmt, "hdf5")
+    return _SUFFIX_KINDS.get(Path(path).suffix.lower(), "unknown")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs(
+    outputs: Iterable[tuple[str | Path | None, str]],
+    *,
+    inputs: Iterable[str | Path | None] = (),
+    force: bool = False,
+    resumable: Iterable[str] = (),
+) -> list[Path]:
+    """Refuse, before any work, every output that would lose data or fail at the end.
+
+    Args:
+        outputs: ``(path, kind)`` pairs; ``None`` paths are skipped (an option not given).
+        inputs: paths this command reads; none of them may be an output.
+        force: allow replacing an existing output *of the same kind*.
+        resumable: kinds that the command resumes in place (e.g. ``tilt``): an existing file of that kind is
+            allowed without ``force`` (the command checks that it belongs to the same run).
+
+    Returns:
+        The output paths (skipping ``None``), in order.
+
+    Raises:
+        StoreError: an output is an input, is a folder, exists without ``force``, exists with another kind,
+            two outputs coincide, or its folder is missing or not writable.
+    """
+    in_paths = [Path(p) for p in inputs if p is not None]
+    resumable = set(resumable)
+    seen: list[Path] = []
+    for raw, kind in outputs:
+        if raw is None:
+            continue
+        path = Path(raw)
+        for other in seen:
+            if path.resolve() == other.resolve():
+                raise StoreError(f"{path} is given as two different outputs")
+        for p in in_paths:
+            if path.resolve() == p.resolve() or _same_file(path, p):
+                raise StoreError(f"{path} is an input of this command and cannot also be an output")
+        parent = path.resolve().parent
+        if not parent.is_dir():
+            raise StoreError(f"cannot write {path}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise StoreError(f"cannot write {path}: folder {parent} is not writable")
+        if path.is_dir():
+            raise StoreError(f"cannot write {path}: it is a folder")
+        if path.exists():
+            have = file_kind(path)
+            if have != kind:
+                raise StoreError(
+                    f"{path} exists and holds a {have} file, not a {kind} file; refusing to replace it "
+                    "(choose another output path)"
+                )
+            if kind not in resumable and not force:
+                raise StoreError(f"{path} exists; pass --force to replace this {kind} file")
+            if not os.access(path, os.W_OK):
+                raise StoreError(f"cannot write {path}: the file is not writable")
+        seen.append(path)
+    return seen
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one ``os.replace``.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # writers (h5py, matplotlib) create the file themselves
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise StoreError(f"nothing was written for {path}")
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def save_figure(fig, path: str | Path, **kwargs) -> None:
+    """``fig.savefig`` atomically (the format follows the suffix of ``path``)."""
+    path = Path(path)
+    fmt = kwargs.pop("format", None) or (path.suffix.lstrip(".") or None)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, **kwargs)
