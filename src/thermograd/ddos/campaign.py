@@ -197,7 +197,9 @@ def run_campaign(
                     ref = builder.build(phase, si, strain)
                     store = store or open_store()
                     store.write_reference(ref)
-                    refs[(phase.name, si)] = ref
+                    # sample from the stored copy, as a resumed run does: the same arrays (values and memory
+                    # layout) give the same arithmetic, so resumed and uninterrupted campaigns agree bit for bit
+                    refs[(phase.name, si)] = store.read_reference(phase.name, si)
                     n_computed += 1
             contexts = {key: context_of(ref, builder.descriptor_spec) for key, ref in refs.items()}
             shells = _Shells(store, config, refs)

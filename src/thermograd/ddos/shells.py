@@ -68,16 +68,24 @@ def _shell_r2(modes: Modes, T_shell: float) -> float:
 
 
 def shell_displacements(modes: Modes, T_shell: float, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Draw displacements exactly and uniformly on one harmonic-energy shell.
+    """Draw displacements exactly and uniformly on one harmonic-energy shell, independently of the basis
+    in which the eigensolver returned the modes.
 
-    z ~ N(0, 1_M) is normalised onto the unit sphere S^{M−1}; the mode amplitudes are
+    A Cartesian Gaussian g ~ N(0, 1_{3N}) is projected on the modes, z = Eᵀg ~ N(0, 1_M) (E has orthonormal
+    columns), and normalised onto the unit sphere S^{M−1}; the mode amplitudes are
     a_l = z_l ν_l^{−1/2} (N r²)^{1/2} with r² = 3k_BT_α/κ̄, and δx = Σ_l a_l e_l. Then
     ½ δxᵀHδx = ½κ̄ N r² = N·(3/2)k_BT_α for every sample (to rounding).
+
+    Drawing z in Cartesian space (rather than directly in mode space) makes each sample a function of the
+    Hessian alone: δx = c·E ν^{−1/2} Eᵀ g / |Eᵀg|, and both E ν^{−1/2} Eᵀ and |Eᵀg| are unchanged when the
+    eigenvectors are flipped in sign or rotated within a degenerate subspace, which LAPACK does differently on
+    different machines and BLAS kernels. The same seed therefore gives the same configurations everywhere, up
+    to floating-point rounding.
 
     Args:
         modes: harmonic reference (M = 3N − 3 modes).
         T_shell: shell temperature T_α, K.
-        rng: generator consumed by exactly one ``standard_normal((n, M))`` call, so drawing n₁ then n₂
+        rng: generator consumed by exactly one ``standard_normal((n, 3N))`` call, so drawing n₁ then n₂
             samples from one generator gives the same samples as drawing n₁ + n₂ at once.
         n: number of samples (≥ 0).
 
@@ -87,10 +95,12 @@ def shell_displacements(modes: Modes, T_shell: float, rng: np.random.Generator, 
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
         raise InputError(f"number of samples must be a non-negative integer, got {n!r}")
     r2 = _shell_r2(modes, T_shell)
-    z = rng.standard_normal((int(n), modes.n_modes))
+    vectors = np.ascontiguousarray(modes.vectors, dtype=np.float64)
+    g = rng.standard_normal((int(n), 3 * modes.n_atoms))
+    z = g @ vectors  # (n, M) ~ N(0, 1_M)
     z /= np.linalg.norm(z, axis=1, keepdims=True)
     amp = z * (np.sqrt(modes.n_atoms * r2) / np.sqrt(modes.nu))  # (n, M), Å
-    return (amp @ modes.vectors.T).reshape(int(n), modes.n_atoms, 3)
+    return (amp @ vectors.T).reshape(int(n), modes.n_atoms, 3)
 
 
 @dataclass

@@ -214,12 +214,20 @@ def sample_tilted_shell(
     x0 = np.asarray(positions0, dtype=float)
     th = np.asarray(theta, dtype=float)
     d0 = np.asarray(D_0, dtype=float)
-    M, N = modes.n_modes, modes.n_atoms
+    N = modes.n_atoms
     scale = np.sqrt(N * _shell_r2(modes, T_shell)) / np.sqrt(modes.nu)
     t = N / (KB * T_tilt)
 
+    vectors = np.ascontiguousarray(modes.vectors, dtype=np.float64)
+
+    def gauss(k: int) -> np.ndarray:
+        # Cartesian Gaussians projected on the modes: N(0, 1_M) in any eigenvector basis, and every
+        # configuration below depends on the Hessian only, not on how the eigensolver chose its basis
+        # (see thermograd.ddos.shells.shell_displacements)
+        return rng.standard_normal((k, 3 * N)) @ vectors
+
     def evaluate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        dx = ((z * scale) @ modes.vectors.T).reshape(z.shape[0], N, 3)
+        dx = ((z * scale) @ vectors.T).reshape(z.shape[0], N, 3)
         D = np.asarray(descriptor_fn(x0 + dx), dtype=float)
         return D, (D - d0) @ th
 
@@ -229,7 +237,7 @@ def sample_tilted_shell(
     total = (4 * n_chains) + lam.size * n_chains * (n_burn + n_steps)
     done = 0
     # first rung: uniform draws resampled by their weights under the first tilt
-    z_pool = unit(rng.standard_normal((4 * n_chains, M)))
+    z_pool = unit(gauss(4 * n_chains))
     D_pool, u_pool = evaluate(z_pool)
     done += z_pool.shape[0]
     logw = -lam[0] * t * u_pool
@@ -251,7 +259,7 @@ def sample_tilted_shell(
         log_eps = math.log(eps * prev / lk)  # the energy scale of a move grows with λ
         prev = lk
         for step in range(n_burn + n_steps):
-            z_new = unit(z + math.exp(log_eps) * rng.standard_normal(z.shape))
+            z_new = unit(z + math.exp(log_eps) * gauss(n_chains))
             D_new, u_new = evaluate(z_new)
             done += n_chains
             accept = np.log(rng.random(n_chains)) < -lk * t * (u_new - u)
