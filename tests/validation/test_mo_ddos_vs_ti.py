@@ -132,13 +132,14 @@ def test_ddos_within_error_at_high_temperature(predictions, ti_reference, model)
 
 
 @pytest.mark.parametrize("model", ["reference", "perturbed"])
-def test_ddos_within_one_mev_at_high_temperature(predictions, ti_reference, model) -> None:
-    """The issue's 1 meV/atom criterion at 0.85 T_m, met by the measured values of this seeded campaign
-    (0.31 and 0.87 meV) although the estimator's own σ there is 2.6–3.7 meV: a regression check of the
-    measurement, not a guarantee for other campaigns."""
-    pred, ti = predictions[(model, 2500.0)], ti_reference[(model, 2500.0)]
-    d_anh, _, _ = _compare(pred, ti)
-    assert abs(d_anh) <= 1e-3
+def test_uniform_route_flags_itself_at_high_temperature(predictions, model) -> None:
+    """2500 K ≈ 0.85 T_m from uniform shell samples only: the estimator's own σ is 2.6–3.7 meV/atom there, so
+    |ΔF| ≤ 1 meV held for one machine's draw (0.31, 0.87 meV) and not for another's (1.88, 1.70 meV). The
+    1 meV/atom criterion near melting is met by the tilted route (next test); what the uniform route must
+    guarantee is that it says it cannot: the result carries the out-of-range flag and a σ above 1 meV."""
+    pred = predictions[(model, 2500.0)]
+    assert pred["out_of_range"]
+    assert pred["sigma"] > 1e-3
 
 
 def test_tilted_shells_match_ti_near_melting(tilted_prediction, ti_reference) -> None:

@@ -49,6 +49,7 @@ class CampaignSummary:
         n_chunks_run: chunks sampled in this call.
         n_shells_finalised: shell sketches written in this call.
         n_samples: samples in the campaign.
+        grown: what the run file added to an existing campaign (empty for a new or unchanged one).
     """
 
     path: Path
@@ -58,16 +59,17 @@ class CampaignSummary:
     n_chunks_run: int
     n_shells_finalised: int
     n_samples: int
+    grown: list[str]
 
 
 def plan_chunks(config: CampaignConfig) -> list[ChunkTask]:
     """Every chunk task of a campaign, in deterministic order (phase, strain, shell, chunk)."""
     tasks = []
     for phase in config.phases:
-        for si in range(len(config.strains)):
+        for si, strain in enumerate(config.strains):
             for k, T in enumerate(config.shell_temperatures):
                 for c, n in enumerate(config.chunk_sizes):
-                    tasks.append(ChunkTask(phase.name, si, k, c, float(T), n, config.seed))
+                    tasks.append(ChunkTask(phase.name, si, k, c, float(T), n, config.seed, float(strain)))
     return tasks
 
 
@@ -95,6 +97,7 @@ class _Shells:
                     alpha=float(shell_alpha(T, ref.modes.kappa_bar)),
                     n_samples=config.samples_per_shell,
                     n_chunks=n_chunks,
+                    sizes=config.chunk_sizes,
                 )
                 self.groups[(phase, si, k)] = g
                 if not store.has_sketch(g):
@@ -127,6 +130,17 @@ class _Shells:
     def finalise_ready(self) -> None:
         for key in [k for k, rest in self.remaining.items() if not rest]:
             self.finalise(key)
+
+
+def _grow(store: CampaignStore, config: CampaignConfig, change, text: str, config_hash: str, canonical: str):
+    """Absorb a grown run file: stored groups take their new positions, sketches whose settings changed are
+    dropped (recomputed from the chunks), and the run file is recorded with the previous one in history."""
+    for phase in config.phases:
+        store.reindex(phase.name, [float(s) for s in config.strains], config.shell_temperatures)
+    if change.resketch:
+        store.drop_sketches()
+    note = "; ".join(change.grown + (["sketch settings changed"] if change.resketch else []))
+    store.update_config(config_text=text, config_hash=config_hash, canonical_json=canonical, note=note)
 
 
 def _worker_failure(exc: BaseException, path: Path) -> ThermogradError:
@@ -169,11 +183,12 @@ def run_campaign(
     """
     builder = builder if builder is not None else LammpsReferenceBuilder(config)
     out = Path(config.output)
-    config_hash = config.config_hash()
     with CampaignLock(out):
-        if out.exists():
-            check_campaign_file(out, config_hash)
         builder.check()
+        files = builder.file_digests() if hasattr(builder, "file_digests") else {}
+        canonical_json = config.canonical_json(files)
+        config_hash = config.config_hash(files)
+        change = check_campaign_file(out, canonical=config.canonical(files)) if out.exists() else None
         store: CampaignStore | None = None
 
         def open_store() -> CampaignStore:
@@ -181,13 +196,15 @@ def run_campaign(
                 out,
                 config_text=config_text,
                 config_hash=config_hash,
-                canonical_json=config.canonical_json(),
+                canonical_json=canonical_json,
                 seed=config.seed,
             )
 
         try:
             if out.exists():
                 store = open_store()
+                if change is not None and not change.unchanged:
+                    _grow(store, config, change, config_text, config_hash, canonical_json)
             refs, n_computed = {}, 0
             for phase in config.phases:
                 for si, strain in enumerate(config.strains):
@@ -220,6 +237,7 @@ def run_campaign(
                 total=n_samples,
             )
             return CampaignSummary(
+                grown=list(change.grown) if change is not None else [],
                 path=out,
                 n_references=len(refs),
                 n_references_computed=n_computed,

@@ -7,7 +7,9 @@ potential's ``.snapparam``), the shell temperatures, samples per shell, chunk si
 and the output HDF5 file. Every model forbids unknown keys; misspelled keys get a "did you mean" hint.
 
 The *config hash* identifies a campaign: it is the SHA-256 of the canonical JSON of the validated config
-(comments, key order and the output path do not enter), so a rerun with an equivalent file resumes.
+(comments, key order, the output path and the folders of input files do not enter; input files enter by
+content), so a rerun with an equivalent file resumes, also after the run folder was moved. A run file that
+adds phases, strains, shells or samples grows the campaign (see :mod:`thermograd.ddos.campaign_growth`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "PotentialConfig",
     "ShellRange",
     "StructureConfig",
+    "file_digest",
     "load_campaign_config",
 ]
 
@@ -228,15 +231,50 @@ class CampaignConfig(StrictModel):
             return self.descriptor
         return DescriptorConfig(snapparam=self.potential.snap)
 
-    def canonical_json(self) -> str:
-        """Canonical JSON of everything that determines the samples (the output path excluded)."""
+    def canonical(self, files: dict[str, str] | None = None) -> dict:
+        """Everything that determines the samples, free of where the run folder lies.
+
+        The output path is left out; file-valued entries (potential, structure and descriptor files) keep only
+        their names, and ``files`` (role → SHA-256 of the content, from the reference builder) identifies
+        them, so moving a run folder keeps its campaign while editing a potential file does not.
+        """
         data = self.model_dump(mode="json", exclude={"output"})
         data["descriptor"] = self.effective_descriptor().model_dump(mode="json")
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+        pot = data["potential"]
+        for key in ("snap", "eam"):
+            if pot.get(key):
+                pot[key] = _base_name(pot[key])
+        if pot.get("pair_coeff"):
+            lines = [pot["pair_coeff"]] if isinstance(pot["pair_coeff"], str) else pot["pair_coeff"]
+            pot["pair_coeff"] = [" ".join(_base_name(t) for t in line.split()) for line in lines]
+        if data["descriptor"].get("snapparam"):
+            data["descriptor"]["snapparam"] = _base_name(data["descriptor"]["snapparam"])
+        for phase in data["phases"]:
+            if phase["structure"].get("file"):
+                phase["structure"]["file"] = _base_name(phase["structure"]["file"])
+        data["files"] = dict(sorted((files or {}).items()))
+        return data
 
-    def config_hash(self) -> str:
+    def canonical_json(self, files: dict[str, str] | None = None) -> str:
+        """:meth:`canonical` as compact JSON with sorted keys."""
+        return json.dumps(self.canonical(files), sort_keys=True, separators=(",", ":"))
+
+    def config_hash(self, files: dict[str, str] | None = None) -> str:
         """SHA-256 (hex) of :meth:`canonical_json`: the identity of the campaign in its HDF5 file."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+        return hashlib.sha256(self.canonical_json(files).encode()).hexdigest()
+
+
+def _base_name(value: str) -> str:
+    return Path(value).name if ("/" in value or "\\" in value) else value
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 (hex) of a file's content."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def load_campaign_config(path: str | Path) -> tuple[CampaignConfig, str]:

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import StoreError
 from ..harmonic import Modes
+from .campaign_growth import CampaignChange, compare
 
 FORMAT = "thermograd-campaign"
 FORMAT_VERSION = 1
@@ -108,11 +109,22 @@ def _attr_str(value) -> str | None:
     return None if value is None else str(value)
 
 
-def check_campaign_file(path: str | Path, config_hash: str | None = None) -> None:
-    """Validate an existing file as a campaign (optionally of the given config hash), opening it read-only.
+def check_campaign_file(
+    path: str | Path, config_hash: str | None = None, canonical: dict | None = None
+) -> CampaignChange | None:
+    """Validate an existing file as a campaign, opening it read-only.
+
+    Args:
+        path: the file.
+        config_hash: refuse a campaign of another config hash (exact identity).
+        canonical: the run file's canonical description (:meth:`CampaignConfig.canonical`): refuse changes that
+            the campaign cannot absorb, naming every key that differs; growth is allowed.
+
+    Returns:
+        With ``canonical``, the :class:`~thermograd.ddos.campaign_growth.CampaignChange`; else None.
 
     Raises:
-        StoreError: not HDF5 / unreadable, not a campaign, newer format version, or another config hash.
+        StoreError: not HDF5 / unreadable, not a campaign, newer format version, or another campaign.
     """
     path = Path(path)
     try:
@@ -129,7 +141,8 @@ def check_campaign_file(path: str | Path, config_hash: str | None = None) -> Non
             fmt = _attr_str(f.attrs.get("format"))
             version = f.attrs.get("format_version")
             stored_hash = _attr_str(f.attrs.get("config_hash"))
-    except OSError as exc:
+            stored_canonical = _attr_str(f["config"].attrs.get("canonical_json")) if "config" in f else None
+    except (OSError, KeyError) as exc:
         raise StoreError(
             f"cannot open {path} as HDF5 ({str(exc).splitlines()[0]}); it may be corrupt or in use; "
             "refusing to touch it"
@@ -149,6 +162,24 @@ def check_campaign_file(path: str | Path, config_hash: str | None = None) -> Non
             f"{config_hash[:12]}…); refusing to overwrite it; use another output path or the "
             "original run file"
         )
+    if canonical is None:
+        return None
+    try:
+        stored = json.loads(stored_canonical) if stored_canonical else None
+    except ValueError:
+        stored = None
+    if not isinstance(stored, dict):
+        raise StoreError(
+            f"{path}: the stored run file description is missing or unreadable; refusing to touch it"
+        )
+    change = compare(stored, canonical)
+    if change.refused:
+        raise StoreError(
+            f"{path} holds a different campaign; these keys differ from the run file: "
+            f"{'; '.join(change.refused)}. A campaign can only grow (phases, strains, shells, samples); "
+            "use another output path or the original values"
+        )
+    return change
 
 
 class CampaignLock:
@@ -216,14 +247,15 @@ class CampaignStore:
     def open_or_create(
         cls, path: str | Path, *, config_text: str, config_hash: str, canonical_json: str, seed: int
     ) -> CampaignStore:
-        """Resume the campaign at ``path`` (same config hash) or create it atomically (temp file + rename).
+        """Resume the campaign at ``path`` or create it atomically (temp file + rename); check first that an
+        existing file is the same or a growable campaign (:func:`check_campaign_file` with ``canonical``).
 
         Raises:
             StoreError: the existing file is foreign, corrupt or of another campaign (it is left untouched).
         """
         path = Path(path)
         if path.exists():
-            check_campaign_file(path, config_hash)
+            check_campaign_file(path)  # the caller decides whether a different run file may grow it
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -313,8 +345,10 @@ class CampaignStore:
         alpha: float,
         n_samples: int,
         n_chunks: int,
+        sizes: list[int] | None = None,
     ) -> h5py.Group:
-        """The group of one shell, created with its metadata on first use."""
+        """The group of one shell, created with its metadata on first use; with ``sizes`` (the chunk sizes of
+        the run file), a stored shell of fewer samples is resized for growth."""
         name = _shell_path(phase, strain_index, shell_index)
         g = self.file.get(name)
         if g is None:
@@ -327,7 +361,75 @@ class CampaignStore:
                 n_samples=n_samples,
                 n_chunks=n_chunks,
             )
+        elif sizes is not None and int(g.attrs["n_samples"]) != n_samples:
+            self._resize_shell(g, n_samples, sizes)
         return g
+
+    def _resize_shell(self, g: h5py.Group, n_samples: int, sizes: list[int]) -> None:
+        """More samples per shell: drop the sketch and any chunk whose size changed (the old last, partial
+        one); every other chunk is the same draw and is kept."""
+        for cname, c in list(g["chunks"].items()):
+            c_idx = int(cname)
+            if c_idx >= len(sizes) or int(c.attrs.get("n", -1)) != sizes[c_idx]:
+                del g["chunks"][cname]
+        if "sketch" in g:
+            del g["sketch"]
+        g.attrs.update(n_samples=n_samples, n_chunks=len(sizes))
+        self.file.flush()
+
+    def drop_sketches(self) -> int:
+        """Delete every shell sketch (they are recomputed from the stored chunks); returns how many."""
+        n = 0
+        for phase in self.file["phases"].values():
+            for ref in phase.values():
+                for shell in ref["shells"].values():
+                    if "sketch" in shell:
+                        del shell["sketch"]
+                        n += 1
+        self.file.flush()
+        return n
+
+    def reindex(self, phase: str, strains: list[float], shells: list[float]) -> None:
+        """Rename the stored groups of one phase to the positions that their strain and shell temperature
+        take in the run file (a grown run file may insert values), two-phase so that names never collide."""
+        base = self.file.get(f"phases/{phase}")
+        if base is None:
+            return
+        moves: list[tuple[h5py.Group, str, dict]] = []
+        for sname, g in list(base.items()):
+            si = strains.index(float(g.attrs["strain"]))
+            moves.append((base, sname, {"to": f"strain_{si:02d}", "attrs": {"strain_index": si}}))
+            for kname, shell in list(g["shells"].items()):
+                k = shells.index(float(shell.attrs["T_shell"]))
+                moves.append((g["shells"], kname, {"to": f"{k:03d}", "attrs": {"shell_index": k}}))
+        # shells first (inside their strain group, whose name is still the old one), then strains
+        for parent, name, move in sorted(moves, key=lambda m: m[0] is base):
+            if name == move["to"]:
+                parent[name].attrs.update(move["attrs"])
+                continue
+            parent.move(name, f"{name}.moving")
+            move["tmp"] = f"{name}.moving"
+        for parent, _, move in sorted(moves, key=lambda m: m[0] is base):
+            if "tmp" in move:
+                parent.move(move["tmp"], move["to"])
+                parent[move["to"]].attrs.update(move["attrs"])
+        self.file.flush()
+
+    def update_config(self, *, config_text: str, config_hash: str, canonical_json: str, note: str) -> None:
+        """Record a grown run file: the current one replaces ``/config``; the previous one is kept in
+        ``/config_history/<n>`` with the note of what changed."""
+        hist = self.file.require_group("config_history")
+        old = self.file["config"]
+        k = f"{len(hist):03d}"
+        self.file.copy(old, hist, name=k)
+        hist[k].attrs["replaced"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        hist[k].attrs["change"] = note
+        del self.file["config"]
+        ds = self.file.create_dataset("config", data=config_text, dtype=h5py.string_dtype())
+        ds.attrs["hash"] = config_hash
+        ds.attrs["canonical_json"] = canonical_json
+        self.file.attrs["config_hash"] = config_hash
+        self.file.flush()
 
     def completed_chunks(self, phase: str, strain_index: int, shell_index: int) -> set[int]:
         g = self.file.get(_shell_path(phase, strain_index, shell_index) + "/chunks")

@@ -2,7 +2,8 @@
 static energy E_0 and perfect-lattice descriptor D_0 (science-ddos.md §3, §12).
 
 A *reference builder* has ``descriptor_spec`` (a :class:`~thermograd.ddos.tasks.DescriptorSpec`),
-``check()`` (cheap validation of files and descriptor before anything is written) and
+``check()`` (cheap validation of files and descriptor before anything is written),
+``file_digests()`` (role → SHA-256 of every input file's content, part of the campaign's identity) and
 ``build(phase, strain_index, strain) -> Reference``. :class:`LammpsReferenceBuilder` uses the run file's
 reference potential in LAMMPS; :class:`ToyReferenceBuilder` uses the numpy pair-descriptor toy (tests,
 benchmarks of the campaign machinery without an engine).
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError, UnstableStructureError
 from ..harmonic import modes_from_hessian
-from .campaign_config import CampaignConfig, PhaseConfig, StructureConfig
+from .campaign_config import CampaignConfig, PhaseConfig, StructureConfig, file_digest
 from .campaign_store import Reference
 from .tasks import LammpsDescriptorSpec, SamplingContext, ToyDescriptorSpec, _calculator
 
@@ -32,6 +33,17 @@ def build_structure(spec: StructureConfig, strain: float = 0.0):
     return builder(
         spec.element, a=spec.a, volume_per_atom=spec.volume_per_atom, size=spec.size3, strain=strain
     )
+
+
+def _structure_digests(config: CampaignConfig) -> dict[str, str]:
+    out = {}
+    for phase in config.phases:
+        if phase.structure.file is not None:
+            try:
+                out[f"structure:{phase.name}"] = file_digest(phase.structure.file)
+            except OSError as exc:
+                raise InputError(f"cannot read structure file {phase.structure.file}: {exc.strerror}") from None
+    return out
 
 
 def _single_mass(atoms, phase: str) -> float:
@@ -129,6 +141,19 @@ class LammpsReferenceBuilder:
         self.potential(elements)
         self.descriptor_spec.descriptor()
 
+    def file_digests(self) -> dict[str, str]:
+        """SHA-256 of the potential (commands and file contents), the descriptor's file and structure files."""
+        from ..engines.potentials import find_potential_file
+
+        out = {"potential": self.potential().digest(), **_structure_digests(self.config)}
+        spec = self.descriptor_spec
+        if spec.snapparam is not None:
+            name = spec.snapparam
+            if not name.endswith(".snapparam"):
+                name = name.removesuffix(".snap") + ".snapparam"
+            out["descriptor"] = file_digest(find_potential_file(name))
+        return out
+
     def _potential_meta(self) -> dict:
         pot = self.potential()
         meta = {
@@ -196,6 +221,11 @@ class ToyReferenceBuilder:
     def check(self) -> None:
         for phase in self.config.phases:
             self._atoms(phase.structure, 0.0)
+
+    def file_digests(self) -> dict[str, str]:
+        """The toy has no input files; its identity is its descriptor and reference θ."""
+        theta = "default" if self.theta is None else ",".join(f"{t!r}" for t in self.theta)
+        return {"toy": f"{self.descriptor_spec.cache_key()} theta={theta}"}
 
     def _atoms(self, spec: StructureConfig, strain: float):
         from ase.build import bulk

@@ -2,7 +2,7 @@
 
 A chunk task draws ``n`` configurations uniformly on the harmonic-energy shell T_α of one reference
 (phase, strain) and returns their per-atom mean descriptors and harmonic energies (science-ddos.md §3). Its
-randomness comes only from ``task_seed(seed, phase, strain_index, shell_index, chunk_index)``, so the result
+randomness comes only from ``task_seed(seed, phase, strain, T_shell, chunk_index)``, so the result
 does not depend on which process runs it, on the executor or on the worker count.
 
 Descriptors are described by a small *descriptor spec* protocol: a picklable value with
@@ -193,7 +193,8 @@ class SamplingContext:
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One chunk: ``n`` samples on shell ``shell_index`` (temperature ``T_shell``, K) of one reference."""
+    """One chunk: ``n`` samples on shell ``shell_index`` (temperature ``T_shell``, K) of one reference
+    (phase, strain ``strain`` at position ``strain_index`` of the run file)."""
 
     phase: str
     strain_index: int
@@ -202,10 +203,14 @@ class ChunkTask:
     T_shell: float
     n: int
     seed: int
+    strain: float = 0.0
 
     def seed_sequence(self) -> np.random.SeedSequence:
-        """``task_seed(seed, phase, strain_index, shell_index, chunk_index)``."""
-        return task_seed(self.seed, self.phase, self.strain_index, self.shell_index, self.chunk_index)
+        """``task_seed(seed, phase, "strain=<ε>", "T=<T_shell>", chunk_index)``: keyed by values (exact float
+        reprs), not by positions in the run file, so a campaign that grows keeps every chunk it had."""
+        return task_seed(
+            self.seed, self.phase, f"strain={self.strain!r}", f"T={self.T_shell!r}", self.chunk_index
+        )
 
 
 @dataclass
