@@ -3,24 +3,41 @@
 Same system and descriptor on both sides: a BCC supercell (default 4×4×4 = 128 atoms of Mo, a = 3.16 Å) with a
 shipped SNAP potential (default ``Mo_Zuo_JPCA2020``, 2J = 6, d = 30; ``--potential W_2940_2017_2 --element W
 --a 3.1856`` gives W 2J = 8 with its ZBL hybrid), the same harmonic modes (one Hessian, computed by thermograd
-and handed to the reference as its ``HessianModes`` pickle) and the same shells. Equal statistical content:
-each sample is one i.i.d. configuration on a shell with its full descriptor vector.
+and handed to the reference as its ``HessianModes`` pickle), the same shells and the same neighbour skin
+(``--skin``, thermograd's 1.0 Å, also written into the reference's LAMMPS script). Equal statistical content:
+each sample is one i.i.d. configuration on a shell with its full mean descriptor vector.
 
-* **thermograd**: ``run_campaign`` end to end (store creation, chunk tasks, HDF5 writes, per-shell sketches),
-  serial for one core and ``--executor processes`` with 2 workers for two; the Hessian is set up beforehand
-  and not timed. Wall time includes process start-up and LAMMPS initialisation.
-* **DescriptorDOS** (PyPI ``DescriptorDOS``, run in a separate venv given by ``--ddos-python``, e.g.
-  ``python -m venv /tmp/ddos-venv; /tmp/ddos-venv/bin/pip install DescriptorDOS mpi4py tqdm 'lammps[mpi]'``):
-  its own ``LAMMPSWorker.isosurface_sample`` loop (HessianDisplacer; the reference potential and the
-  descriptor compute evaluated every sample, ``run 0`` with setup every 100th sample, as ``BasicAgent.run``).
-  Only the sampling loop is timed (worker set-up excluded), which favours the reference. Two cores = two
-  independent workers running at once (what its MPIAgent does with 2 single-rank workers, minus the
-  manager). Without ``--ddos-python`` (or if it cannot run), a faithful re-implementation of that per-sample
-  loop with thermograd's LAMMPS binding is timed instead, and the printout says so.
+What each side does per sample (the work that is timed):
 
-Run (a few minutes on 2 cores)::
+* **thermograd, as shipped** (``run_campaign`` end to end: store creation, chunk tasks, HDF5 writes,
+  per-shell sketches; serial for one core, ``--executor processes`` with 2 workers for two; the Hessian is set
+  up beforehand and not timed, process start-up and LAMMPS initialisation are): draw a point on the shell,
+  its harmonic energy from the modes, scatter positions, one ``run 0`` with full setup under
+  ``pair_style zero`` (neighbour list only, **no energy or forces of the reference potential**), the
+  descriptor compute (``sna/atom``) and its mean.
+* **DescriptorDOS, as shipped** (PyPI ``DescriptorDOS``, run in a separate venv given by ``--ddos-python``,
+  e.g. ``python -m venv /tmp/ddos-venv; /tmp/ddos-venv/bin/pip install DescriptorDOS mpi4py tqdm
+  'lammps[mpi]'``): its own ``LAMMPSWorker.isosurface_sample`` (HessianDisplacer) with the reference SNAP
+  potential in the script: scatter positions and ``run 0`` (setup every 100th sample, as ``BasicAgent.run``)
+  — **one SNAP energy + force evaluation** —, ``get_potential_energy`` with its own full ``run 0`` — **a
+  second SNAP energy + force evaluation** —, then the descriptor compute (``aveD``).
+* **DescriptorDOS, equal work**: the same unchanged reference loop, with the script's potential replaced by
+  ``pair_style zero`` at the descriptor cutoff (what thermograd uses): its two ``run 0`` per sample still
+  run (neighbour lists, no energy or forces), then the same descriptor compute. The difference that remains
+  between this row and thermograd is each code's own loop (Python overhead, one ``run 0`` against two).
 
-    .venv/bin/python benchmarks/sampling.py --ddos-python /tmp/ddos-venv/bin/python
+Only the reference's sampling loop is timed (worker set-up excluded), which favours the reference. Two cores =
+two independent reference workers at once (what its MPIAgent does with 2 single-rank workers, minus the
+manager). Without ``--ddos-python`` (or if it cannot run), a faithful re-implementation of that per-sample
+loop with thermograd's LAMMPS binding is timed instead (same script variants), and the printout says so.
+
+Every case is measured ``--repeats`` times, the cases interleaved (one round of all cases, then the next),
+and the medians are reported; the ratios are medians of this one run. On a shared machine the spread
+(min–max) is printed next to each median.
+
+Run (about 5 minutes on 2 cores)::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sampling.py --ddos-python /tmp/ddos-venv/bin/python
 """
 
 from __future__ import annotations
@@ -30,6 +47,7 @@ import json
 import os
 import pickle
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,11 +117,17 @@ REFERENCE_LOOP = textwrap.dedent(
     """
 )
 
+WORK = {
+    "thermograd": "thermograd, as shipped: descriptor only (pair_style zero, 1 run 0), end to end",
+    "reference": "{label}, as shipped: 2 SNAP energy+force evaluations + descriptor, loop only",
+    "reference-zero": "{label}, equal work: same loop, pair_style zero (no energy/forces), loop only",
+}
+
 
 def lammps_script(
-    path: Path, element: str, a: float, size: int, mass: float, potential, compute: str
+    path: Path, element: str, a: float, size: int, mass: float, potential, compute: str, skin: float
 ) -> None:
-    """The reference's LAMMPS input: lattice, reference potential, descriptor compute D and its mean aveD."""
+    """The reference's LAMMPS input: lattice, a potential, descriptor compute D and its mean aveD."""
     lines = [
         "units metal",
         "atom_style atomic",
@@ -115,6 +139,7 @@ def lammps_script(
         "create_atoms 1 box",
         f"mass 1 {mass}",
         *potential.commands(),
+        f"neighbor {skin!r} bin",
         f"compute D all {compute}",
         "compute aveD all reduce ave c_D[*]",
         "thermo_style custom step pe ke",
@@ -173,6 +198,10 @@ class _CachedBuilder:
         return self.reference
 
 
+def _median_spread(values: list[float]) -> str:
+    return f"{statistics.median(values):7.1f}  ({min(values):6.1f}–{max(values):6.1f})"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--potential", default="Mo_Zuo_JPCA2020")
@@ -181,12 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=4, help="conventional cells per axis (4 → 128 atoms)")
     p.add_argument("--samples", type=int, default=384, help="samples per measurement")
     p.add_argument("--cores", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--repeats", type=int, default=5, help="measurements per case (medians reported)")
+    p.add_argument("--skin", type=float, default=1.0, help="neighbour skin on both sides, Å")
     p.add_argument("--ddos-python", default=None, help="python of a venv with DescriptorDOS installed")
     args = p.parse_args(argv)
 
     from thermograd.ddos.campaign import run_campaign
     from thermograd.ddos.campaign_config import CampaignConfig
     from thermograd.ddos.references import LammpsReferenceBuilder
+    from thermograd.engines.potentials import Potential
 
     shells = [500.0, 1500.0]
     work = Path(tempfile.mkdtemp(prefix="thermograd-bench-"))
@@ -210,20 +242,41 @@ def main(argv: list[str] | None = None) -> int:
     n_atoms, d = ref.n_atoms, ref.D_0.size
     print(
         f"system: BCC {args.element} {args.size}³ = {n_atoms} atoms, potential {args.potential}, "
-        f"descriptor sna/atom 2J={desc.twojmax} (d = {d}); shells {shells} K"
+        f"descriptor sna/atom 2J={desc.twojmax} (d = {d}, cutoff {desc.cutoff:.3f} Å), neighbour skin "
+        f"{args.skin} Å on both sides; shells {shells} K; {args.samples} samples per measurement, "
+        f"{args.repeats} repeats per case, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
     )
     print(
         f"thermograd reference set-up (Hessian {3 * n_atoms}×{3 * n_atoms} by finite differences, modes, "
         f"E_0, D_0): {t_hessian:.1f} s (not included below)"
     )
 
-    rates: dict[tuple[str, int], float] = {}
-    for cores in args.cores:
+    # the reference's inputs: same structure, descriptor compute, modes and shells; two potentials
+    scripts = {}
+    for case, potential in (
+        ("reference", Potential.from_snap(args.potential)),
+        ("reference-zero", Potential.zero(desc.cutoff, (args.element,))),
+    ):
+        scripts[case] = work / f"in-{case}.lammps"
+        mass = float(ref.modes.mass)
+        lammps_script(
+            scripts[case], args.element, args.a, args.size, mass, potential, desc.compute, args.skin
+        )
+    hessian = work / "HessianModes"
+    omega, modes = np.linalg.eigh(ref.hessian)
+    with open(hessian, "wb") as f:
+        pickle.dump({0: [omega, modes]}, f)
+    taus = [t / 1000.0 for t in shells]
+    state = {"mode": "descriptordos", "python": args.ddos_python, "label": "DescriptorDOS"}
+    if args.ddos_python is None:
+        state.update(mode="reimpl", python=sys.executable, label="reference re-implementation")
+
+    def thermograd_rate(cores: int, rep: int) -> float:
         per_shell = args.samples // len(shells)
         cfg = CampaignConfig.model_validate(
             {
                 **base,
-                "output": str(work / f"tg-{cores}.h5"),
+                "output": str(work / f"tg-{cores}-{rep}.h5"),
                 "samples_per_shell": per_shell,
                 "chunk_size": max(1, per_shell // (2 * cores)),
             }
@@ -237,48 +290,47 @@ def main(argv: list[str] | None = None) -> int:
             progress=False,
             builder=_CachedBuilder(builder, ref),
         )
-        wall = time.perf_counter() - t0
-        rates[("thermograd", cores)] = per_shell * len(shells) / wall
-        print(
-            f"thermograd     {cores} core(s): {per_shell * len(shells)} samples in {wall:6.2f} s "
-            f"→ {rates[('thermograd', cores)]:7.1f} samples/s (end to end, HDF5 + sketches included)"
-        )
+        return per_shell * len(shells) / (time.perf_counter() - t0)
 
-    # the reference: same structure, potential, descriptor compute, modes and shells
-    from thermograd.engines.potentials import Potential
-
-    potential = Potential.from_snap(args.potential)
-    script = work / "in.lammps"
-    lammps_script(script, args.element, args.a, args.size, float(ref.modes.mass), potential, desc.compute)
-    hessian = work / "HessianModes"
-    omega, modes = np.linalg.eigh(ref.hessian)
-    with open(hessian, "wb") as f:
-        pickle.dump({0: [omega, modes]}, f)
-    taus = [t / 1000.0 for t in shells]
-    mode, python, label = "descriptordos", args.ddos_python, "DescriptorDOS"
-    if python is None:
-        mode, python, label = "reimpl", sys.executable, "reference re-implementation"
-    for cores in args.cores:
+    def reference_rate(case: str, cores: int) -> float:
         try:
-            rate, res = run_reference(python, mode, script, hessian, work, args.samples, taus, cores)
+            rate, res = run_reference(
+                state["python"], state["mode"], scripts[case], hessian, work, args.samples, taus, cores
+            )
         except (RuntimeError, OSError) as exc:
-            if mode == "reimpl":
+            if state["mode"] == "reimpl":
                 raise
             print(f"DescriptorDOS could not run ({exc}); timing the faithful re-implementation instead")
-            mode, python, label = "reimpl", sys.executable, "reference re-implementation"
-            rate, res = run_reference(python, mode, script, hessian, work, args.samples, taus, cores)
+            state.update(mode="reimpl", python=sys.executable, label="reference re-implementation")
+            for key in [k for k in rates if k[0] != "thermograd"]:  # one implementation for all rows
+                del rates[key]
+            return reference_rate(case, cores)
         if res[0]["d"] != d:
             raise RuntimeError(f"reference descriptor has {res[0]['d']} components, thermograd {d}")
-        rates[("reference", cores)] = rate
-        print(
-            f"{label:14s} {cores} core(s): {args.samples} samples, "
-            f"loop {max(r['loop_s'] for r in res):6.2f} s "
-            f"→ {rate:7.1f} samples/s (sampling loop only; set-up {res[0]['setup_s']:.1f} s excluded)"
-        )
-    print("ratio thermograd / reference (samples per second, same system, descriptor, shells):")
+        return rate
+
+    rates: dict[tuple[str, int], list[float]] = {}
+    for rep in range(args.repeats):
+        for cores in args.cores:
+            for case in ("thermograd", "reference", "reference-zero"):
+                rate = thermograd_rate(cores, rep) if case == "thermograd" else reference_rate(case, cores)
+                rates.setdefault((case, cores), []).append(rate)
+        print(f"  round {rep + 1}/{args.repeats} done", flush=True)
+
+    label = state["label"]
+    print(f"\nsamples/s, median (min–max) of {args.repeats}:")
     for cores in args.cores:
+        for case in ("thermograd", "reference", "reference-zero"):
+            values = rates[(case, cores)]
+            print(f"  {cores} core(s)  {_median_spread(values)}  {WORK[case].format(label=label)}")
+    print(f"\nratios thermograd / {label} (medians of this run; same system, descriptor, shells, skin):")
+    for cores in args.cores:
+        tg = statistics.median(rates[("thermograd", cores)])
+        shipped = tg / statistics.median(rates[("reference", cores)])
+        equal = tg / statistics.median(rates[("reference-zero", cores)])
         print(
-            f"  {cores} core(s): {rates[('thermograd', cores)] / rates[('reference', cores)]:.2f}×  [{label}]"
+            f"  {cores} core(s): equal work (both descriptor only) {equal:.2f}×;  as shipped (the reference "
+            f"also evaluates SNAP energy + forces twice per sample) {shipped:.2f}×"
         )
     shutil.rmtree(work, ignore_errors=True)
     return 0
