@@ -47,6 +47,7 @@ def test_predict_json_table_and_plot(fe_models, tmp_path, capsys):
             "--json",
             "--plot",
             str(png),
+            "--allow-extrapolation",
         ]
     )
     assert rc == 0
@@ -60,9 +61,13 @@ def test_predict_json_table_and_plot(fe_models, tmp_path, capsys):
     assert r["out_of_range"][-1] and not r["out_of_range"][0]  # 2500 K is beyond the 2000 K top shell
     assert "upper bounds" in captured.err
     assert png.stat().st_size > 1000
-    assert main(["predict", str(paths["bcc"]), "--theta", str(theta), "--T", "500:2500:5", "--strict"]) == 3
+    # without --allow-extrapolation the flagged temperatures are an error (one line, exit 2)
+    assert main(["predict", str(paths["bcc"]), "--theta", str(theta), "--T", "500:2500:5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--allow-extrapolation" in err and "2500" in err
     assert main(["predict", str(paths["bcc"]), "--theta", str(theta), "--T", "800"]) == 0
-    assert "F-E0/eV" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "F-E0/eV" in out and "F_h/eV" in out and "F_anh/meV" in out and str(theta) in out
 
 
 def test_transition_json(fe_models, capsys):
@@ -78,6 +83,7 @@ def test_transition_json(fe_models, capsys):
                 "--T",
                 "500:2500",
                 "--json",
+                "--allow-extrapolation",
             ]
         )
         == 0
@@ -85,6 +91,11 @@ def test_transition_json(fe_models, capsys):
     out = json.loads(capsys.readouterr().out)
     assert abs(out["Tc"] - 1950) < 40 and out["Tc_error"] > 0
     assert out["out_of_range_at_Tc"] is True
+    # the same T_c without the flag: refused, since it relies on optima at the edge of the shells
+    args = ["transition", str(paths["bcc"]), str(paths["fcc"]), "--theta", str(theta), "--T", "500:2500"]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "--allow-extrapolation" in captured.err
 
 
 def test_tune_writes_snapcoeff(fe_models, tmp_path, capsys):

@@ -4,11 +4,18 @@ CAMPAIGN is a thermograd campaign file (HDF5) or shell data of the DescriptorDOS
 (``.npz`` or its pickle, read through a restricted unpickler). The score-model order is chosen by held-out
 Hyvärinen loss unless ``--order`` is given. With several phases/strains in CAMPAIGN, choose one with
 ``--phase`` or put ``{name}`` in the output path to write one model per data set.
+
+Inputs are never outputs: the output may not be CAMPAIGN, and ``--force`` replaces only an existing model file
+(never a campaign, a tilt file or anything else). A partial campaign is refused with the unfinished shells
+named; NaN/inf in any stored array is reported with the dataset's name. Results are printed, then the model
+files are written (each atomically: a temporary file renamed into place).
 """
 
 from __future__ import annotations
 
 import argparse
+
+from ._common import add_force
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "never extrapolate the fitted S)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the held-out splitting (default 0)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing model file")
+    add_force(p, "model file")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
 
@@ -43,8 +50,15 @@ def run(args: argparse.Namespace) -> int:
 
     from ..ddos.inputs import load_campaign
     from ..ddos.model import DDOSModel
-    from ..errors import InputError, StoreError
+    from ..errors import InputError
+    from ..outputs import atomic_path, check_outputs
 
+    try:
+        orders = tuple(int(v) for v in args.orders.split(","))
+    except ValueError:
+        raise InputError(f"--orders must be comma-separated integers, got {args.orders!r}") from None
+    if Path(args.output).resolve() == Path(args.campaign).resolve():
+        check_outputs([(args.output, "model")], inputs=[args.campaign])  # raises: input is not an output
     datasets = load_campaign(args.campaign, args.phase)
     if len(datasets) > 1 and "{name}" not in args.output:
         names = ", ".join(d.name for d in datasets)
@@ -52,17 +66,16 @@ def run(args: argparse.Namespace) -> int:
             f"{args.campaign} holds {len(datasets)} data sets ({names}); choose one with --phase "
             "or put {name} in the output path"
         )
-    try:
-        orders = tuple(int(v) for v in args.orders.split(","))
-    except ValueError:
-        raise InputError(f"--orders must be comma-separated integers, got {args.orders!r}") from None
-    summaries = []
-    for ds in datasets:
-        if args.name:
+    if args.name:
+        for ds in datasets:
             ds.name = args.name
-        out = Path(args.output.replace("{name}", ds.name))
-        if out.exists() and not args.force:
-            raise StoreError(f"{out} exists; pass --force to overwrite")
+    outs = check_outputs(
+        [(args.output.replace("{name}", ds.name), "model") for ds in datasets],
+        inputs=[args.campaign],
+        force=args.force,
+    )
+    models, summaries = [], []
+    for ds, out in zip(datasets, outs):
         model = DDOSModel.fit(
             ds,
             orders=orders,
@@ -72,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             range_factor=args.range_factor,
         )
         model.provenance["campaign"] = str(args.campaign)
-        model.save(out)
+        models.append(model)
         info = model.fit_info
         summaries.append(
             {
@@ -99,4 +112,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{s['T_shells_K'][1]:g} K), d = {s['n_features']}, score order K = {s['order']} "
                 f"(held-out Hyvärinen loss; model-error order {s['alt_order']}), {s['fit_seconds']:.2f} s"
             )
+    for model, out in zip(models, outs):
+        with atomic_path(out) as tmp:
+            model.save(tmp)
     return 0

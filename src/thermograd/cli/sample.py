@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._common import add_quiet
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_file", help="YAML run file (see 'thermograd init ddos')")
@@ -33,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="address of an existing Dask scheduler, e.g. tcp://host:8786 (implies --executor dask)",
     )
-    p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    add_quiet(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         executor=executor,
         workers=args.workers,
         scheduler=args.scheduler,
-        progress=not args.no_progress,
+        progress=not args.quiet,
     )
     skipped = summary.n_chunks - summary.n_chunks_run
     print(

@@ -5,11 +5,16 @@ Uniform shell samples cannot resolve ln⟨exp(−N θ·(D − D_0)/k_BT)⟩ once
 toward (θ, T), into a separate HDF5 file (the campaign is not modified; a rerun resumes). The high-T estimator
 (`thermograd.ddos.cumulant.CumulantEstimator(dataset, tilted=load_tilted(FILE, dataset))`) combines the
 rungs by MBAR and serves θ and T near the tilt.
+
+The output may not be an input and is never another kind of file (an existing campaign, model, ... is
+refused); an existing tilt file is resumed (``run_tilt`` checks that it belongs to the same campaign and θ).
 """
 
 from __future__ import annotations
 
 import argparse
+
+from ._common import add_quiet
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,13 +40,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes")
     p.add_argument("--workers", type=int, help="worker processes (default 2)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler (implies --executor dask)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_quiet(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..ddos.inputs import check_campaign
     from ..ddos.tilt_campaign import TiltPlan, run_tilt
     from ..errors import InputError
     from ..io.snap import read_snapcoeff
+    from ..outputs import check_outputs
 
     try:
         lambdas = tuple(float(x) for x in args.lambdas.split(","))
@@ -50,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"--lambdas/--shells: expected comma-separated numbers, got {args.lambdas!r}"
         ) from None
+    check_outputs([(args.output, "tilt")], inputs=[args.campaign, args.theta], resumable=("tilt",))
+    check_campaign(args.campaign)  # a missing, foreign, partial or corrupt campaign: one line
     coeff = read_snapcoeff(args.theta)
     plan = TiltPlan(lambdas, args.chains, args.steps, args.burn, args.thin, args.seed)
     out = run_tilt(
@@ -65,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         executor=args.executor,
         workers=args.workers,
         scheduler=args.scheduler,
-        progress=not args.no_progress,
+        progress=not args.quiet,
     )
     ess = ", ".join(f"{e:.0f}" for e in out["ess"])
     print(f"# uniform-sample effective sample size per shell at {args.T} K: {ess}")

@@ -1,13 +1,17 @@
 """Phase free-energy difference ΔF(T) = F_B − F_A and the crossing temperature T_c with its error.
 
 Each phase's F includes its own static lattice energy E_0 = θ·D_0 (NVT at each sampled cell). T_c_error is
-σ_ΔF(T_c)/|dΔF/dT|. A T_c obtained where an optimum sits on the edge of a shell range is flagged
-(``out_of_range_at_Tc``); ``--strict`` makes that exit code 3.
+σ_ΔF(T_c)/|dΔF/dT|. Grid points where an optimum sits on the edge of a shell range are marked '*'. A T_c that
+relies on such extrapolated free energies is an error (exit 2, nothing printed or written) unless
+``--allow-extrapolation``, which prints it flagged (``out_of_range_at_Tc``). ``--plot`` draws ΔF(T) in
+meV/atom with its ±1σ band, T_c and its error band.
 """
 
 from __future__ import annotations
 
 import argparse
+
+from ._common import add_force
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,7 +22,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--T", default="500:2500:81", help="temperature grid T0:T1[:n] (default 500:2500:81)")
     p.add_argument("--method", choices=("fast", "exact"), default="fast")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--strict", action="store_true", help="exit 3 when T_c relies on out-of-range optima")
+    p.add_argument("--plot", metavar="DF.png", help="plot ΔF(T) (meV/atom) with ±1σ, T_c and its error band")
+    p.add_argument(
+        "--allow-extrapolation",
+        dest="allow_extrapolation",
+        action="store_true",
+        help="report a T_c that relies on free energies beyond the sampled shells (flagged) instead of exiting 2",
+    )
+    p.add_argument(
+        "--strict", action="store_true", help=argparse.SUPPRESS
+    )  # the default now; kept for old scripts
+    add_force(p, "plot file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,26 +42,49 @@ def run(args: argparse.Namespace) -> int:
 
     from ..ddos.inputs import load_theta, parse_temperatures
     from ..ddos.model import DDOSModel
+    from ..errors import InputError
+    from ..outputs import check_outputs
     from ..thermo.transition import transition_temperature
 
+    T = parse_temperatures(args.T, default_points=81)
+    check_outputs([(args.plot, "plot")], inputs=[args.model_a, args.model_b, args.theta], force=args.force)
     a, b = DDOSModel.load(args.model_a), DDOSModel.load(args.model_b)
     theta = load_theta(args.theta, a.n_features, args.element)[0]
-    T = parse_temperatures(args.T, default_points=81)
     res = transition_temperature(a, b, theta, T, method=args.method)
+    if res.out_of_range_at_Tc and not args.allow_extrapolation:
+        shells = ", ".join(
+            f"{m.name} {m.geometry.T_shells[0]:g}-{m.geometry.T_shells[-1]:g} K" for m in (a, b)
+        )
+        raise InputError(
+            f"T_c = {res.Tc:.1f} K relies on free energies beyond the sampled shells ({shells}): the optimum of "
+            "at least one phase sits on its shell-range edge there; sample wider shells, or pass "
+            "--allow-extrapolation to report it flagged"
+        )
     if args.json:
         print(json.dumps(res.to_dict(), indent=1))
     else:
         print(
-            f"# ΔF = F[{b.name}] − F[{a.name}] (eV/atom, each with E_0 = θ·D_0), ΔE_0 = {res.dE0:.6f} eV/atom"
+            f"# ΔF = F[{b.name}] − F[{a.name}] (meV/atom, each with E_0 = θ·D_0), "
+            f"ΔE_0 = {1e3 * res.dE0:.4f} meV/atom; '*' = an optimum on the shell-range edge (extrapolated)"
         )
+        print(f"# {'T/K':>8} {'dF/meV':>10} {'sigma/meV':>10}")
         for t, d, s, o in zip(res.T, res.dF, res.sigma_dF, res.out_of_range):
-            print(f"  {t:8.1f} K  {d:+.6f} ± {s:.6f}{' *' if o else ''}")
+            print(f"  {t:8.1f} {1e3 * d:+10.4f} {1e3 * s:10.4f}{' *' if o else ''}")
         if math.isnan(res.Tc):
             print("T_c: no crossing on this grid")
         else:
-            print(f"T_c = {res.Tc:.1f} ± {res.Tc_error:.1f} K (statistical ± {res.Tc_error_stat:.1f} K)")
+            flag = " (flagged: extrapolated)" if res.out_of_range_at_Tc else ""
+            print(
+                f"T_c = {res.Tc:.1f} ± {res.Tc_error:.1f} K (statistical ± {res.Tc_error_stat:.1f} K){flag}"
+            )
     for w in res.warnings:
         print(f"thermograd transition: warning: {w}", file=sys.stderr)
-    if args.strict and res.out_of_range_at_Tc:
-        return 3
+    if args.plot:
+        from ..outputs import save_figure
+        from ..plots import transition_figure
+
+        fig = transition_figure(
+            res.T, res.dF, res.sigma_dF, res.out_of_range, res.Tc, res.Tc_error, phases=(a.name, b.name)
+        )
+        save_figure(fig, args.plot, dpi=120)
     return 0

@@ -1,4 +1,5 @@
-"""Boundary helpers shared by the D-DOS commands: temperature ranges, θ files, campaign dispatch."""
+"""Boundary helpers shared by the D-DOS commands: temperature ranges, θ files, campaign dispatch, and the
+checks that turn a malformed, partial or corrupt input into one line naming the file and what is wrong."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, StoreError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -43,6 +44,10 @@ def load_theta(path, n_features: int, element: str | None = None):
 
     Returns:
         (θ of shape (d,), the :class:`~thermograd.io.snap.SnapCoefficients`, element symbol).
+
+    Raises:
+        InputError: unreadable or malformed file, unknown element, or a θ length other than the model's
+            descriptor dimension d (an extra or a missing coefficient).
     """
     from ..io.snap import read_snapcoeff
 
@@ -50,34 +55,160 @@ def load_theta(path, n_features: int, element: str | None = None):
     el = element or coeffs.elements[0]
     theta = coeffs.theta(el)
     if theta.shape[0] != n_features:
+        diff = theta.shape[0] - n_features
+        what = f"{abs(diff)} {'more' if diff > 0 else 'fewer'} than"
         raise InputError(
-            f"{path}: θ has {theta.shape[0]} linear coefficients for element {el!r}, "
-            f"the model has {n_features} "
-            "descriptor components (wrong potential or descriptor settings?)"
+            f"{path}: element {el!r} has {theta.shape[0]} linear coefficients (+ the constant β_0), {what} "
+            f"the model's {n_features} descriptor components (wrong potential or descriptor settings?)"
         )
     return theta, coeffs, el
+
+
+def check_finite_hdf5(f, path, skip: tuple[str, ...] = ()) -> None:
+    """Raise :class:`StoreError` naming the first floating-point dataset of the open HDF5 file ``f`` that
+    holds NaN or inf (a corrupt file); groups whose name is in ``skip`` are not read."""
+    import h5py
+
+    def visit(group) -> None:
+        for key, obj in group.items():
+            if isinstance(obj, h5py.Group):
+                if key not in skip:
+                    visit(obj)
+            elif obj.dtype.kind in "fc":
+                data = obj[()]
+                bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
+                if bad:
+                    raise StoreError(
+                        f"{path}: dataset {obj.name} holds {bad} non-finite value(s) (NaN/inf); "
+                        "the file is corrupt"
+                    )
+
+    visit(f)
+
+
+def _open_hdf5(path: Path):
+    import h5py
+
+    try:
+        return h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreError(f"{path}: damaged HDF5 file, cannot be opened ({reason})") from None
+
+
+def unfinished_parts(path) -> list[str]:
+    """What a thermograd campaign file still lacks: references not set up and shells without a finished
+    sketch, as short descriptions (``[]`` for a complete campaign). The plan (phases, strains, shells) is read
+    from the configuration stored in the file; parts that exist but are not marked complete count too."""
+    import json
+
+    path = Path(path)
+    missing: list[str] = []
+    with _open_hdf5(path) as f:
+        plan = {}
+        cfg = f.get("config")
+        if cfg is not None and "canonical_json" in cfg.attrs:
+            try:
+                plan = json.loads(cfg.attrs["canonical_json"])
+            except (TypeError, ValueError):
+                plan = {}
+        phases = [p.get("name") for p in plan.get("phases", []) if isinstance(p, dict)]
+        n_strains = len(plan.get("strains") or [0.0])
+        shells = plan.get("shells")
+        n_shells = len(shells) if isinstance(shells, list) else None
+        stored = f.get("phases")
+        names = list(phases) or (list(stored) if stored is not None else [])
+        for phase in names:
+            pg = stored.get(phase) if stored is not None else None
+            strain_keys = (
+                [f"strain_{k:02d}" for k in range(n_strains)] if phases else sorted(pg or [])
+            )
+            for sk in strain_keys:
+                label = phase if n_strains == 1 else f"{phase}/{sk}"
+                g = pg.get(sk) if pg is not None else None
+                if g is None or not g.attrs.get("complete", False):
+                    missing.append(f"reference {label} (not set up)")
+                    continue
+                sg = g.get("shells")
+                keys = [f"{k:03d}" for k in range(n_shells)] if n_shells else sorted(sg or [])
+                todo = []
+                for key in keys:
+                    s = sg.get(key) if sg is not None else None
+                    sketch = s.get("sketch") if s is not None else None
+                    if sketch is None or not sketch.attrs.get("complete", False):
+                        todo.append(str(int(key)))
+                if todo:
+                    missing.append(f"shell(s) {','.join(todo)} of {label}")
+    return missing
+
+
+def load_campaign_datasets(path, *, require_complete: bool = True) -> list:
+    """Data sets of a thermograd campaign file, checked by :func:`check_campaign` before use."""
+    check_campaign(path, require_complete=require_complete)
+    from .campaign import load_datasets
+
+    return list(load_datasets(path, require_complete=require_complete))
+
+
+def check_campaign(path, *, require_complete: bool = True) -> None:
+    """Check a thermograd campaign file before use (reads every stored array except the chunks).
+
+    Raises:
+        InputError: the file is missing, not a campaign (another thermograd file, not HDF5).
+        StoreError: a damaged HDF5 file; (``require_complete``) unfinished references or shells, named;
+            NaN/inf in any stored array (the dataset is named).
+    """
+    from ..outputs import hdf5_format
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"campaign file not found: {path}")
+    fmt = hdf5_format(path)
+    if fmt is None:
+        raise InputError(f"{path}: not an HDF5 file (damaged header or another format)")
+    if fmt == "":
+        with _open_hdf5(path):
+            pass
+        raise InputError(f"{path}: an HDF5 file but not a thermograd campaign (no 'format' attribute)")
+    if fmt != "thermograd-campaign":
+        kind = {"thermograd-ddos-model": "D-DOS model", "thermograd-tilt": "tilt"}.get(fmt, repr(fmt))
+        raise InputError(f"{path} is a {kind} file, not a campaign file ('thermograd sample' writes those)")
+    if require_complete:
+        todo = unfinished_parts(path)
+        if todo:
+            shown = "; ".join(todo[:4]) + (f"; … ({len(todo)} parts)" if len(todo) > 4 else "")
+            raise StoreError(
+                f"{path}: unfinished campaign: {shown} not finished; "
+                "rerun 'thermograd sample' with its run file to complete it"
+            )
+    with _open_hdf5(path) as f:
+        check_finite_hdf5(f, path, skip=("chunks",))
 
 
 def load_campaign(path, phase: str | None = None) -> list:
     """Phase data sets from a campaign: thermograd HDF5 campaign file, DescriptorDOS ``.npz`` or pickle.
 
     Args:
-        path: input file.
+        path: input file. A ``.h5``/``.hdf5`` name or the HDF5 signature selects the campaign reader (the
+            campaign must be complete), ``.npz`` the DescriptorDOS arrays, anything else the restricted
+            DescriptorDOS pickle reader.
         phase: keep only data sets whose name equals (or starts with ``phase@``) this label.
 
     Data sets of one phase at several strains (or volumes) are labelled ``phase@strain`` (``phase@V``).
+
+    Raises:
+        InputError, StoreError: one line naming the file and what is wrong (see the readers).
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"campaign file not found: {path}")
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if head == HDF5_SIGNATURE:
-        try:
-            from .campaign import load_datasets
-        except ImportError as exc:
-            raise InputError(f"{path}: HDF5 campaign files need thermograd.ddos.campaign ({exc})") from None
-        datasets = list(load_datasets(path))
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head == HDF5_SIGNATURE or path.suffix.lower() in (".h5", ".hdf5"):
+        datasets = load_campaign_datasets(path)
         names = [d.name for d in datasets]
         for d in datasets:  # one data set per phase × strain: make the labels unique
             if names.count(d.name) > 1:

@@ -270,7 +270,8 @@ class ShellSketch:
         """Read a sketch written by :meth:`to_hdf5`.
 
         Raises:
-            StoreError: the group is not a thermograd shell sketch, has another version or is incomplete.
+            StoreError: the group is not a thermograd shell sketch, has another version, is incomplete or
+                holds NaN/inf (the dataset is named).
         """
         fmt = group.attrs.get("format")
         if isinstance(fmt, bytes):
@@ -286,9 +287,17 @@ class ShellSketch:
         if missing:
             raise StoreError(f"{_FORMAT} in {group.name!r} is incomplete: missing {missing}")
         arrays = {k: group[k][()] for k in _ARRAYS}
+        raw = group["raw"][()] if "raw" in group else None
+        for k, v in (*arrays.items(), ("raw", raw)):
+            if v is not None and v.dtype.kind in "fc" and not np.all(np.isfinite(v)):
+                raise StoreError(
+                    f"{group.file.filename}: dataset {group.name}/{k} holds "
+                    f"{int(np.size(v) - np.count_nonzero(np.isfinite(v)))} non-finite value(s) (NaN/inf); "
+                    "the file is corrupt"
+                )
         return cls(
             n=int(group.attrs["n"]),
-            raw=group["raw"][()] if "raw" in group else None,
+            raw=raw,
             percentile=float(group.attrs["percentile"]),
             n_bins=int(group.attrs["n_bins"]),
             **arrays,

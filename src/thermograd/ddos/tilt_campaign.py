@@ -271,9 +271,17 @@ def load_tilted(path, dataset) -> dict[int, TiltedShell]:
     path = Path(path)
     if not path.exists():
         raise StoreError(f"tilt file not found: {path}")
-    with h5py.File(path, "r") as f:
+    from .inputs import check_finite_hdf5
+
+    try:
+        f = h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise StoreError(f"{path}: not a readable HDF5 tilt file ({reason})") from None
+    with f:
         if f.attrs.get("format") != FORMAT:
             raise StoreError(f"{path} is not a thermograd tilt file")
+        check_finite_hdf5(f, path)
         if int(f.attrs.get("format_version", 0)) > FORMAT_VERSION:
             raise StoreError(f"{path} is a tilt file of version {f.attrs['format_version']}; this reads 1")
         prov = dataset.provenance or {}

@@ -95,14 +95,26 @@ def load_model(path):
     if not path.is_file():
         raise StoreError(f"model file not found: {path}")
     try:
-        f = h5py.File(path, "r")
+        with path.open("rb") as fh:
+            head = fh.read(8)
     except OSError as exc:
-        raise StoreError(f"{path}: not an HDF5 file ({exc})") from None
+        raise StoreError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    if head != b"\x89HDF\r\n\x1a\n":
+        raise StoreError(f"{path}: not an HDF5 file (damaged header or another format); expected a D-DOS model")
+    try:
+        f = h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise StoreError(f"{path}: damaged HDF5 file, cannot be opened ({reason})") from None
     with f:
         a = f.attrs
         fmt = a.get("format")
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode()
         if fmt != FORMAT:
-            raise StoreError(f"{path}: not a thermograd D-DOS model file (format {fmt!r})")
+            kind = {"thermograd-campaign": "a campaign", "thermograd-tilt": "a tilt"}.get(str(fmt))
+            hint = f" ({kind} file; make a model with 'thermograd fit')" if kind else f" (format {fmt!r})"
+            raise StoreError(f"{path}: not a thermograd D-DOS model file{hint}")
         version = int(a.get("format_version", -1))
         if version != FORMAT_VERSION:
             raise StoreError(
@@ -118,6 +130,7 @@ def load_model(path):
                 }
             )
             arrays = {k: f["components"][k][()] for k in f["components"]}
+            _check_finite(path, f, a)
             e0 = float(a["E0_reference"])
             return DDOSModel(
                 name=str(a["name"]),
@@ -140,3 +153,30 @@ def load_model(path):
             )
         except KeyError as exc:
             raise StoreError(f"{path}: incomplete D-DOS model file (missing {exc})") from None
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"{path}: malformed D-DOS model file ({type(exc).__name__}: {exc})") from None
+
+
+#: numeric attributes that must be finite (E0_reference is NaN when unknown)
+_FINITE_ATTRS = ("mass", "volume_per_atom", "strain", "kappa_bar", "mean_log_nu")
+
+
+def _check_finite(path: Path, f, attrs) -> None:
+    """Every array (and the numeric attributes) of a model file must be finite: a NaN or inf is corruption,
+    reported with the dataset's name instead of surfacing as a ``nan`` free energy."""
+    import h5py
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fc":
+            data = obj[()]
+            bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
+            if bad:
+                raise StoreError(
+                    f"{path}: dataset /{name} holds {bad} non-finite value(s) (NaN/inf); the model file is "
+                    "corrupt; refit it with 'thermograd fit'"
+                )
+
+    f.visititems(visit)
+    for key in _FINITE_ATTRS:
+        if not np.isfinite(float(attrs[key])):
+            raise StoreError(f"{path}: attribute {key} = {attrs[key]} is not finite; the model file is corrupt")

@@ -61,16 +61,41 @@ def restricted_load(data: bytes):
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"not a readable DescriptorDOS pickle: {type(exc).__name__}: {exc}") from None
+        reason = (str(exc).splitlines() or [""])[0]
+        raise InputError(f"not a readable DescriptorDOS pickle ({type(exc).__name__}: {reason})") from None
+
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def _records_from_npz(path: Path) -> list[dict]:
-    with np.load(path, allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head not in _ZIP_MAGIC:
+        raise InputError(f"{path}: not a .npz archive (damaged or another format)")
+    data = {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            for k in z.files:
+                try:
+                    data[k] = z[k]
+                except ValueError:  # an object array: never unpickled
+                    raise InputError(
+                        f"{path}: array {k!r} holds Python objects; only numeric arrays are read"
+                    ) from None
+    except InputError:
+        raise
+    except Exception as exc:  # truncated or damaged archive (zipfile, zlib, format errors)
+        raise InputError(f"{path}: damaged .npz archive ({type(exc).__name__}: {exc})") from None
     if "IsoSurface" not in data and "IsoSurfaceMeasured_mean" not in data:
         raise InputError(f"{path}: not DescriptorDOS shell data (no IsoSurface array)")
-    iso = data.get("IsoSurfaceMeasured_mean", data.get("IsoSurface"))
-    n = int(np.asarray(iso).shape[0])
+    iso = np.asarray(data.get("IsoSurfaceMeasured_mean", data.get("IsoSurface")))
+    if iso.ndim != 1 or iso.shape[0] == 0:
+        raise InputError(f"{path}: IsoSurface must be a 1-D array over shells, got shape {iso.shape}")
+    n = int(iso.shape[0])
     records = []
     for i in range(n):
         rec = {}
@@ -79,6 +104,38 @@ def _records_from_npz(path: Path) -> list[dict]:
             rec[k] = v[i] if v.ndim >= 1 and v.shape[0] == n and k not in ("D_0", "x_0", "x_ref") else v
         records.append(rec)
     return records
+
+
+def _array(rec: dict, keys: tuple[str, ...], shape: tuple[int, ...], path: Path, shell: int) -> np.ndarray:
+    """A numeric array of one shell record with the expected shape and finite values."""
+    value = _get(rec, *keys, path=path)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: {keys[0]} of shell {shell} is not numeric") from None
+    if arr.shape != shape:
+        raise InputError(
+            f"{path}: {keys[0]} of shell {shell} has shape {arr.shape}, expected {shape} "
+            "(arrays of the file do not match each other)"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise InputError(
+            f"{path}: {keys[0]} of shell {shell} holds {int(np.sum(~np.isfinite(arr)))} non-finite value(s)"
+        )
+    return arr
+
+
+def _scalar(rec: dict, keys: tuple[str, ...], path: Path) -> float:
+    value = np.asarray(_get(rec, *keys, path=path))
+    if value.size != 1:
+        raise InputError(f"{path}: {keys[0]} should be one number, got shape {value.shape}")
+    try:
+        x = float(value.reshape(-1)[0])
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: {keys[0]} is not a number") from None
+    if not np.isfinite(x):
+        raise InputError(f"{path}: {keys[0]} is not finite ({x})")
+    return x
 
 
 def _get(rec: dict, *keys, path: Path):
@@ -97,42 +154,55 @@ def _dataset_from_records(records: list[dict], name: str, path: Path):
         raise InputError(
             f"{path}: flavour {flavor!r} is not supported (only Hessian shells have an exact S_0)"
         )
-    N = int(_get(r0, "N", path=path))
-    U0 = float(_get(r0, "U_0", path=path))
-    shift = float(_get(r0, "alpha_shift", path=path))
-    kappa_bar = float(r0["omega_mean"]) if "omega_mean" in r0 else 2.0 * U0 * np.exp(shift)
+    N = int(_scalar(r0, ("N",), path))
+    U0 = _scalar(r0, ("U_0",), path)
+    shift = _scalar(r0, ("alpha_shift",), path)
+    kappa_bar = _scalar(r0, ("omega_mean",), path) if "omega_mean" in r0 else 2.0 * U0 * np.exp(shift)
+    if N < 1 or U0 <= 0 or kappa_bar <= 0:
+        raise InputError(f"{path}: N = {N}, U_0 = {U0}, κ̄ = {kappa_bar} must all be > 0")
+    D0 = np.asarray(_get(r0, "D_0", path=path), dtype=float)
+    if D0.ndim != 1 or D0.size == 0 or not np.all(np.isfinite(D0)):
+        raise InputError(f"{path}: D_0 must be a finite 1-D descriptor vector, got shape {D0.shape}")
+    d = D0.shape[0]
+    edges0 = np.asarray(_get(r0, "cov_bins", path=path))
+    nb = edges0.shape[-1] - 1 if edges0.ndim == 2 else -1
+    if nb < 1:
+        raise InputError(f"{path}: cov_bins must have shape ({d}, n_bins + 1), got {edges0.shape}")
     shells = []
-    for r in records:
-        iso = float(_get(r, "IsoSurfaceMeasured_mean", "IsoSurface", path=path))
+    for k, r in enumerate(records):
+        iso = _scalar(r, ("IsoSurfaceMeasured_mean", "IsoSurface"), path)
+        if iso <= 0:
+            raise InputError(f"{path}: isosurface value of shell {k} is {iso}, must be > 0")
         T_shell = iso * U0 / (1.5 * KB)
-        counts = np.asarray(_get(r, "cov_counts", path=path), dtype=float)
-        edges = np.asarray(_get(r, "cov_bins", path=path), dtype=float)
-        cov = np.asarray(_get(r, "D_var", "cov", path=path), dtype=float)
+        counts = _array(r, ("cov_counts",), (d, nb), path, k)
+        edges = _array(r, ("cov_bins",), (d, nb + 1), path, k)
+        cov = _array(r, ("D_var", "cov"), (d, d), path, k)
+        if np.any(counts < 0) or np.any(np.diff(edges, axis=-1) < 0):
+            raise InputError(f"{path}: shell {k} has negative counts or decreasing histogram edges")
         shells.append(
             ShellData(
                 T_shell=T_shell,
                 alpha=float(np.log(iso) - shift),
                 n_samples=int(r.get("calls", counts.sum(-1).max())),
-                mean=np.asarray(_get(r, "D_mean", "mean", path=path), dtype=float),
+                mean=_array(r, ("D_mean", "mean"), (d,), path, k),
                 covariance=cov,
-                basis=np.asarray(_get(r, "cov_evec", path=path), dtype=float),
-                eigenvalues=np.asarray(_get(r, "cov_eval", path=path), dtype=float),
+                basis=_array(r, ("cov_evec",), (d, d), path, k),
+                eigenvalues=_array(r, ("cov_eval",), (d,), path, k),
                 edges=edges,
                 counts=counts,
             )
         )
-    V0 = float(_get(r0, "V_0", path=path))
+    V0 = _scalar(r0, ("V_0",), path)
     strain = np.asarray(r0.get("Strain", 0.0)).reshape(-1)
-    D0 = np.asarray(_get(r0, "D_0", path=path), dtype=float)
     return PhaseDataset(
         name=name,
         n_atoms=N,
-        mass=float(_get(r0, "mass", path=path)),
+        mass=_scalar(r0, ("mass",), path),
         volume_per_atom=V0 / N,
         strain=float(strain[0]) if strain.size else 0.0,
         D_0=D0,
         kappa_bar=kappa_bar,
-        mean_log_nu=float(_get(r0, "log_det", path=path)),
+        mean_log_nu=_scalar(r0, ("log_det",), path),
         n_modes=3 * N - 3,
         shells=shells,
         E0_reference=float(r0["E_0"]) if "E_0" in r0 else None,
@@ -157,7 +227,10 @@ def load_descriptordos(path, name: str | None = None) -> list:
     if path.suffix == ".npz":
         records = _records_from_npz(path)
     else:
-        obj = restricted_load(path.read_bytes())
+        try:
+            obj = restricted_load(path.read_bytes())
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         if isinstance(obj, dict):
             obj = [obj]
         if not isinstance(obj, list | tuple) or not all(isinstance(r, dict) for r in obj) or not obj:
@@ -165,7 +238,7 @@ def load_descriptordos(path, name: str | None = None) -> list:
         records = list(obj)
     groups: dict[float, list[dict]] = {}
     for r in records:
-        vpa = round(float(_get(r, "V_0", path=path)) / float(_get(r, "N", path=path)), 6)
+        vpa = round(_scalar(r, ("V_0",), path) / _scalar(r, ("N",), path), 6)
         groups.setdefault(vpa, []).append(r)
     stem = name or path.stem
     out = []

@@ -44,13 +44,25 @@ class SnapCoefficients:
         return float(self.coeffs[el][0])
 
 
-def _data_lines(path: Path) -> list[str]:
+def _read_text(path: Path, what: str) -> str:
+    """The text of ``path``; a missing, unreadable or binary file raises :class:`InputError`."""
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        raise InputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise InputError(f"{path} is a binary file, not a {what} (text)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not a {what} (text): undecodable byte at offset {exc.start}"
+        ) from None
+
+
+def _data_lines(path: Path, what: str = "text file") -> list[str]:
     lines = []
-    for raw in text.splitlines():
+    for raw in _read_text(path, what).splitlines():
         line = raw.split("#", 1)[0].strip()
         if line:
             lines.append(line)
@@ -58,42 +70,94 @@ def _data_lines(path: Path) -> list[str]:
 
 
 def read_snapcoeff(path: str | Path) -> SnapCoefficients:
-    """Parse a ``.snapcoeff`` file; raises :class:`InputError` on malformed content."""
+    """Parse a ``.snapcoeff`` file.
+
+    The header ``nelem ncoeff`` fixes the layout: per element one line ``Elem radius weight`` and exactly
+    ``ncoeff`` coefficient lines. A file with fewer or more lines than that (truncated, or an extra or missing
+    coefficient), a non-numeric or non-finite value, or a binary file raises :class:`InputError` naming the
+    file and what is wrong.
+    """
     path = Path(path)
-    lines = _data_lines(path)
-    header = [ln for ln in path.read_text().splitlines() if ln.strip().startswith("#")]
+    what = ".snapcoeff file"
+    text = _read_text(path, what)
+    lines = _data_lines(path, what)
+    header = [ln for ln in text.splitlines() if ln.strip().startswith("#")]
+    if not lines:
+        raise InputError(f"{path}: empty .snapcoeff file (no 'nelem ncoeff' line)")
     try:
         nelem, ncoeff = (int(v) for v in lines[0].split()[:2])
-        pos = 1
-        elements, radius, weight, coeffs = [], {}, {}, {}
-        for _ in range(nelem):
-            el, r, w = lines[pos].split()[:3]
-            pos += 1
+    except ValueError:
+        raise InputError(
+            f"{path}: first line {lines[0]!r} is not 'nelem ncoeff' (two integers) of a .snapcoeff file"
+        ) from None
+    if nelem < 1 or ncoeff < 1:
+        raise InputError(f"{path}: header declares {nelem} element(s) with {ncoeff} coefficients")
+    expected = 1 + nelem * (1 + ncoeff)
+    if len(lines) < expected:
+        raise InputError(
+            f"{path}: truncated .snapcoeff file: the header declares {nelem} element(s) × {ncoeff} "
+            f"coefficients ({expected} data lines), the file has {len(lines)}"
+        )
+    if len(lines) > expected:
+        raise InputError(
+            f"{path}: {len(lines) - expected} data line(s) after the last of the {nelem} × {ncoeff} "
+            f"coefficients the header declares (an extra coefficient, or a wrong 'nelem ncoeff' line)"
+        )
+    pos = 1
+    elements, radius, weight, coeffs = [], {}, {}, {}
+    for _ in range(nelem):
+        parts = lines[pos].split()
+        try:
+            el, r, w = parts[0], float(parts[1]), float(parts[2])
+        except (IndexError, ValueError):
+            raise InputError(
+                f"{path}: line {lines[pos]!r} should be 'Element radius weight' "
+                f"(element block {len(elements) + 1} of {nelem})"
+            ) from None
+        pos += 1
+        try:
             vals = np.array([float(lines[pos + k].split()[0]) for k in range(ncoeff)])
-            pos += ncoeff
-            elements.append(el)
-            radius[el], weight[el], coeffs[el] = float(r), float(w), vals
-    except (IndexError, ValueError) as exc:
-        raise InputError(f"malformed .snapcoeff file {path}: {exc}") from None
+        except ValueError:
+            bad = next(ln for ln in lines[pos : pos + ncoeff] if not _is_float(ln.split()[0]))
+            raise InputError(f"{path}: coefficient {bad!r} of element {el!r} is not a number") from None
+        if not np.all(np.isfinite(vals)):
+            raise InputError(
+                f"{path}: element {el!r} has {int(np.sum(~np.isfinite(vals)))} non-finite coefficient(s)"
+            )
+        pos += ncoeff
+        if el in coeffs:
+            raise InputError(f"{path}: element {el!r} appears twice")
+        elements.append(el)
+        radius[el], weight[el], coeffs[el] = r, w, vals
     return SnapCoefficients(elements, radius, weight, coeffs, header)
 
 
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def write_snapcoeff(path: str | Path, coeffs: SnapCoefficients, comment: str = "") -> None:
-    """Write coefficients in LAMMPS ``.snapcoeff`` format (full float precision)."""
+    """Write coefficients in LAMMPS ``.snapcoeff`` format (full float precision), atomically."""
+    from ..outputs import write_text
+
     out = [f"# {line}" for line in comment.splitlines()] if comment else []
     ncoeff = len(next(iter(coeffs.coeffs.values())))
     out.append(f"{len(coeffs.elements)} {ncoeff}")
     for el in coeffs.elements:
         out.append(f"{el} {coeffs.radius[el]!r} {coeffs.weight[el]!r}")
         out.extend(repr(float(v)) for v in coeffs.coeffs[el])
-    Path(path).write_text("\n".join(out) + "\n")
+    write_text(path, "\n".join(out) + "\n")
 
 
 def read_snapparam(path: str | Path) -> dict[str, float]:
     """Parse a ``.snapparam`` file into a dict (numbers as float/int; e.g. ``twojmax``, ``rcutfac``)."""
     path = Path(path)
     params: dict[str, float] = {}
-    for line in _data_lines(path):
+    for line in _data_lines(path, ".snapparam file"):
         parts = line.split()
         if len(parts) < 2:
             raise InputError(f"malformed line in .snapparam file {path}: {line!r}")

@@ -18,6 +18,45 @@ from ..errors import InputError
 from .transition import TransitionResult, transition_temperature
 
 KEEP_OPTIONS = ("0K-difference", "lattice-energy")
+#: a tuned crossing further than this from the target (K) is not converged
+TC_TOLERANCE = 1.0
+
+
+def served_range(model_a, model_b, theta, T, method: str = "fast") -> tuple[np.ndarray, np.ndarray]:
+    """Where two models serve ΔF(θ, T) without extrapolation: per T, True when neither phase's optimum sits
+    on the edge of its sampled shells. Returns ``(T, served)``, both of shape (n_T,)."""
+    T = np.asarray(T, dtype=float).reshape(-1)
+    theta = np.asarray(theta, dtype=float)
+    flags = np.zeros(T.shape, dtype=bool)
+    for m in (model_a, model_b):
+        flags |= m.predict(theta, T, method=method, with_sigma=False, with_grad=False).out_of_range[0]
+    return T, ~flags
+
+
+def check_target(model_a, model_b, theta, target_Tc: float, T_grid, method: str = "fast") -> None:
+    """Refuse (before any tuning) a target T_c the two models cannot serve for θ_0 without extrapolation.
+
+    Raises:
+        InputError: the target is outside the T grid, or at the target the free-energy optimum of a phase
+            sits on the edge of its sampled shells; the message gives the served range.
+    """
+    T_grid = np.asarray(T_grid, dtype=float)
+    inside = bool(T_grid[0] <= target_Tc <= T_grid[-1])
+    T, ok = served_range(
+        model_a, model_b, theta, np.unique(np.r_[T_grid, target_Tc]) if inside else T_grid, method
+    )
+    if inside and ok[np.searchsorted(T, target_Tc)]:
+        return
+    shells = ", ".join(
+        f"{m.name} {m.geometry.T_shells[0]:g}-{m.geometry.T_shells[-1]:g} K" for m in (model_a, model_b)
+    )
+    served = f"{T[ok].min():g}-{T[ok].max():g} K" if ok.any() else "nowhere on the grid"
+    why = (
+        f"is outside the temperature grid {T_grid[0]:g}-{T_grid[-1]:g} K"
+        if not inside
+        else f"needs free energies beyond the sampled shells ({shells})"
+    )
+    raise InputError(f"target T_c = {target_Tc:g} K {why}; with the starting θ the models serve {served}")
 
 
 @dataclass
@@ -29,6 +68,9 @@ class TuneResult:
         Tc_initial, Tc: crossing temperatures before/after, K. relative_change: |Δθ|/|θ_0|.
         dE0_change: change of the 0 K difference θ·ΔD_0, eV/atom. loss_history: L per step.
         dF_history: ΔF(T_target) per step, eV/atom. transition: the final :class:`TransitionResult`.
+        transition_initial: the :class:`TransitionResult` of θ_0 on the same grid.
+        converged: |ΔF(T_target)| < max(tol, 1e-6) eV/atom and the first crossing within
+            :data:`TC_TOLERANCE` K of the target. reason: why not, when not converged ("" otherwise).
     """
 
     theta: np.ndarray
@@ -43,9 +85,14 @@ class TuneResult:
     transition: TransitionResult
     keep: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
+    transition_initial: TransitionResult | None = None
+    converged: bool = True
+    reason: str = ""
 
     def to_dict(self) -> dict:
         return {
+            "converged": self.converged,
+            "reason": self.reason,
             "Tc_initial": self.Tc_initial,
             "Tc": self.Tc,
             "target_Tc": self.target_Tc,
@@ -115,7 +162,7 @@ def tune_transition(
     P = _projector(dirs, d)
     if T_grid is None:
         T_grid = np.unique(np.r_[np.linspace(500.0, 2500.0, 81), target_Tc])
-    initial = transition_temperature(model_a, model_b, theta0, T_grid, method=method, with_model_error=False)
+    initial = transition_temperature(model_a, model_b, theta0, T_grid, method=method)
     Tt = torch.tensor([float(target_Tc)], dtype=torch.float64)
 
     def delta_and_grad(th: np.ndarray):
@@ -175,8 +222,21 @@ def tune_transition(
         dFs.append(f)
     final = transition_temperature(model_a, model_b, th, T_grid, method=method)
     warnings = list(final.warnings)
+    reason = ""
     if abs(dFs[-1]) >= max(tol, 1e-6):
-        warnings.append(f"ΔF(T_target) = {dFs[-1]:.3g} eV/atom after {len(dFs) - 1} steps (not converged)")
+        reason = (
+            f"ΔF(T_target) = {dFs[-1]:.3g} eV/atom after {len(dFs) - 1} of at most {max_steps} steps "
+            f"(tolerance {max(tol, 1e-6):.0e} eV/atom)"
+        )
+    elif not np.isfinite(final.Tc):
+        reason = "ΔF vanishes at the target but no crossing was found on the temperature grid"
+    elif abs(final.Tc - target_Tc) > TC_TOLERANCE:
+        reason = (
+            f"ΔF vanishes at the target but the first crossing on the grid is at {final.Tc:.1f} K "
+            f"(crossings {', '.join(f'{c:.1f}' for c in final.crossings)} K)"
+        )
+    if reason:
+        warnings.append(f"not converged: {reason}")
     return TuneResult(
         theta=th,
         theta_initial=theta0,
@@ -190,4 +250,7 @@ def tune_transition(
         transition=final,
         keep=tuple(keep),
         warnings=warnings,
+        transition_initial=initial,
+        converged=not reason,
+        reason=reason,
     )
