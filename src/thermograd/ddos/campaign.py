@@ -15,7 +15,9 @@ the model fit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import warnings
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +30,7 @@ import numpy as np
 from ..errors import EngineError, StoreError, ThermogradError
 from ..harmonic import shell_alpha
 from .campaign_config import CampaignConfig, load_campaign_config
+from .campaign_journal import CampaignJournal
 from .campaign_store import CampaignLock, CampaignStore, check_campaign_file, read_reference
 from .dataset import PhaseDataset
 from .references import LammpsReferenceBuilder, context_of
@@ -50,6 +53,7 @@ class CampaignSummary:
         n_shells_finalised: shell sketches written in this call.
         n_samples: samples in the campaign.
         grown: what the run file added to an existing campaign (empty for a new or unchanged one).
+        n_chunks_recovered: chunks restored from the journal of a killed driver.
     """
 
     path: Path
@@ -60,6 +64,7 @@ class CampaignSummary:
     n_shells_finalised: int
     n_samples: int
     grown: list[str]
+    n_chunks_recovered: int = 0
 
 
 def plan_chunks(config: CampaignConfig) -> list[ChunkTask]:
@@ -82,8 +87,10 @@ def _in_flight(executor_kind: str, workers: int | None, scheduler: str | None) -
 class _Shells:
     """Book-keeping of the shells of a campaign: which chunks remain, and the final sketch."""
 
-    def __init__(self, store: CampaignStore, config: CampaignConfig, refs: dict) -> None:
-        self.store, self.config = store, config
+    def __init__(
+        self, store: CampaignStore, config: CampaignConfig, refs: dict, journal: CampaignJournal | None = None
+    ) -> None:
+        self.store, self.config, self.journal = store, config, journal
         self.groups: dict[tuple, h5py.Group] = {}
         self.remaining: dict[tuple, set[int]] = {}
         n_chunks = len(config.chunk_sizes)
@@ -112,6 +119,8 @@ class _Shells:
     def add(self, result) -> None:
         t = result.task
         key = (t.phase, t.strain_index, t.shell_index)
+        if self.journal is not None:
+            self.journal.record(result)  # durable before HDF5 is touched
         self.store.write_chunk(self.groups[key], result)
         self.remaining[key].discard(t.chunk_index)
         if not self.remaining[key]:
@@ -141,6 +150,20 @@ def _grow(store: CampaignStore, config: CampaignConfig, change, text: str, confi
         store.drop_sketches()
     note = "; ".join(change.grown + (["sketch settings changed"] if change.resketch else []))
     store.update_config(config_text=text, config_hash=config_hash, canonical_json=canonical, note=note)
+
+
+def _replay(journal: CampaignJournal, shells: _Shells, plan: list[ChunkTask]) -> int:
+    """Write the chunks journalled by a killed driver that the campaign file lacks; returns how many."""
+    by_value = {(t.phase, t.strain, t.T_shell, t.chunk_index): t for t in plan}
+    n = 0
+    for entry in journal.entries():
+        old = entry.task
+        task = by_value.get((old.phase, old.strain, old.T_shell, old.chunk_index))
+        if task is None or task.n != old.n or task.seed != old.seed or not shells.pending(task):
+            continue
+        shells.add(dataclasses.replace(entry, task=task))
+        n += 1
+    return n
 
 
 def _worker_failure(exc: BaseException, path: Path) -> ThermogradError:
@@ -184,6 +207,10 @@ def run_campaign(
     builder = builder if builder is not None else LammpsReferenceBuilder(config)
     out = Path(config.output)
     with CampaignLock(out):
+        journal = CampaignJournal(out)
+        repaired = journal.recover()
+        if repaired:
+            warnings.warn(repaired, stacklevel=2)
         builder.check()
         files = builder.file_digests() if hasattr(builder, "file_digests") else {}
         canonical_json = config.canonical_json(files)
@@ -219,10 +246,18 @@ def run_campaign(
                     refs[(phase.name, si)] = store.read_reference(phase.name, si)
                     n_computed += 1
             contexts = {key: context_of(ref, builder.descriptor_spec) for key, ref in refs.items()}
-            shells = _Shells(store, config, refs)
-            shells.finalise_ready()
             all_tasks = plan_chunks(config)
+            shells = _Shells(store, config, refs)
+            n_replayed = _replay(journal, shells, all_tasks)
+            shells.finalise_ready()
             todo = [t for t in all_tasks if shells.pending(t)]
+            n_finalised = shells.n_finalised
+            if todo:
+                # snapshot the consistent file before this run writes chunks into it (campaign_journal)
+                store.close()
+                journal.begin()
+                store = open_store()
+                shells = _Shells(store, config, refs, journal=journal)
             n_samples = config.samples_per_shell * len(refs) * len(config.shell_temperatures)
             n_run = _dispatch(
                 todo,
@@ -243,12 +278,14 @@ def run_campaign(
                 n_references_computed=n_computed,
                 n_chunks=len(all_tasks),
                 n_chunks_run=n_run,
-                n_shells_finalised=shells.n_finalised,
+                n_shells_finalised=n_finalised + (shells.n_finalised if todo else 0),
                 n_samples=n_samples,
+                n_chunks_recovered=n_replayed,
             )
         finally:
             if store is not None:
                 store.close()
+                journal.clear()  # the file was closed normally: it is consistent on its own
 
 
 def _dispatch(

@@ -17,7 +17,10 @@ Layout (format ``thermograd-campaign`` version 1; lengths Å, energies eV, masse
 Every group that a crash could leave half-written carries a ``complete`` attribute set last; readers ignore
 groups without it and the writer deletes and redoes them. The file is flushed after every chunk. A file
 that is not HDF5, is HDF5 but not a campaign, or holds a campaign with another config hash is refused
-with one-line :class:`StoreError` and never modified. A lock file (``.<name>.lock``) refuses a second driver.
+with one-line :class:`StoreError` and never modified; a different run file is accepted when it only grows
+the campaign (:mod:`~thermograd.ddos.campaign_growth`: the previous run file is kept in ``/config_history``).
+A lock file (``.<name>.lock``) refuses a second driver; a snapshot and a chunk journal beside the file make a
+driver killed inside an HDF5 write recoverable (:mod:`~thermograd.ddos.campaign_journal`).
 """
 
 from __future__ import annotations
