@@ -275,10 +275,15 @@ def _campaign(f) -> dict:
         "references_done": sum(r["status"] == "finished" for r in refs),
         **totals,
     }
+    history = [
+        {"replaced": _str(h.attrs.get("replaced")), "change": _str(h.attrs.get("change"))}
+        for _, h in sorted((f.get("config_history") or {}).items())
+    ]
     prov = {
         **_root_provenance(f.attrs),
         "config_hash": _str(f.attrs.get("config_hash")),
         "seed": _num(f.attrs.get("seed")),
+        "grown": history,
         "potential": {k: v for k, v in (cfg.get("potential") or {}).items() if v is not None},
         "descriptor": {k: v for k, v in (cfg.get("descriptor") or {}).items() if v is not None},
     }

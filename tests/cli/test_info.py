@@ -193,6 +193,20 @@ def test_complete_campaign(files, capsys):
     assert "seed 11" in text and prov["config_hash"] in text
 
 
+def test_grown_campaign(files, tmp_path, capsys):
+    """A run file with one more shell grows a copy of the campaign: the new shell, complete, and its history."""
+    path = tmp_path / "grown.h5"
+    shutil.copy(files["campaign"], path)
+    c = CampaignConfig.model_validate({**TOY, "output": str(path), "shells": [300.0, 900.0, 1500.0, 2100.0]})
+    run_campaign(c, "grown run file\n", progress=False, builder=ToyReferenceBuilder(c))
+    r = info(path, capsys)
+    assert r["complete"] and r["size"]["shell_temperatures_K"] == [300.0, 900.0, 1500.0, 2100.0]
+    assert (r["progress"]["shells_done"], r["progress"]["chunks_done"]) == (8, 24)
+    (grown,) = r["provenance"]["grown"]
+    assert "2100" in grown["change"] and grown["replaced"]
+    assert r["provenance"]["config_hash"] != info(files["campaign"], capsys)["provenance"]["config_hash"]
+
+
 def test_interrupted_campaign_is_incomplete(files, capsys):
     """Four chunks were stored before the crash: shell 000 of strain 0 (5 + 5 + 2) and one chunk of shell 001."""
     r = info(files["partial"], capsys)

@@ -207,6 +207,8 @@ def render(info: dict, *, all_shells: bool = False, max_lines: int = 20) -> str:
         add("provenance:", [*fitted, f"sampling data: {sampled[0]}" if sampled[0] else "", *sampled[1:]])
     elif kind in ("campaign", "tilt"):
         add("provenance:", _prov_lines(p))
+        for h in p.get("grown") or []:
+            add("", [f"grown on {h['replaced']}: {h['change']}"])
         if kind == "campaign" and p.get("potential"):
             pot = ", ".join(f"{k} {v}" for k, v in p["potential"].items())
             add("", [f"reference potential: {pot}"])
