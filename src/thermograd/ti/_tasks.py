@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from ..errors import EngineError
 from ..parallel import SerialExecutor
 
 
@@ -18,26 +20,65 @@ def task_seeds(seed: int, n: int) -> list[int]:
 
 
 def run_tasks(
-    fn: Callable, args_list: Sequence[tuple], executor: Executor | None, progress: bool, desc: str
+    fn: Callable,
+    args_list: Sequence[tuple],
+    executor: Executor | None,
+    progress: bool,
+    desc: str,
+    journal=None,
 ) -> list:
-    """Submit ``fn(*args)`` for each args tuple; return results in input order (errors re-raised).
+    """Run ``fn(*args)`` for each args tuple; return the results in input order.
 
-    A failed task cancels the rest and raises its exception: no partial result is ever returned.
+    With a :class:`~thermograd.ti.journal.TaskJournal`, tasks already in it are not run again and every
+    task that finishes is recorded as soon as it arrives. A failed task cancels the tasks not yet started,
+    lets the running ones finish (and records them), then raises its exception: no partial list is ever
+    returned, but no finished task is lost either.
     """
     executor = executor or SerialExecutor()
-    futures = [executor.submit(fn, *args) for args in args_list]
-    index = {id(f): i for i, f in enumerate(futures)}
-    out: list = [None] * len(futures)
+    n = len(args_list)
+    out: list = [None] * n
+    keys: list[str | None] = [None] * n
+    todo = []
+    for i, args in enumerate(args_list):
+        if journal is not None:
+            keys[i] = journal.key(fn, args)
+            found, value = journal.lookup(keys[i])
+            if found:
+                out[i] = value
+                continue
+        todo.append(i)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(futures), desc=desc, unit="task")
+        bar = tqdm(total=n, initial=n - len(todo), desc=desc, unit="task")
+    futures: dict = {}
+    failure: BaseException | None = None
     try:
-        for fut in as_completed(futures):
-            out[index[id(fut)]] = fut.result()
-            if bar is not None:
-                bar.update(1)
+        for i in todo:
+            try:
+                futures[executor.submit(fn, *args_list[i])] = i
+            except BrokenProcessPool as exc:
+                failure = _broken(exc)
+                break
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=futures.__getitem__):
+                if fut.cancelled():
+                    continue
+                exc = fut.exception()
+                if exc is not None:
+                    failure = failure or (_broken(exc) if isinstance(exc, BrokenProcessPool) else exc)
+                    continue
+                i = futures[fut]
+                out[i] = fut.result()
+                if journal is not None:
+                    journal.record(keys[i], fn, out[i], desc)
+                if bar is not None:
+                    bar.update(1)
+            if failure is not None:  # stop what has not started; let the running tasks finish
+                pending = {f for f in pending if not f.cancel()}
     except BaseException:
         for f in futures:
             f.cancel()
@@ -45,7 +86,13 @@ def run_tasks(
     finally:
         if bar is not None:
             bar.close()
+    if failure is not None:
+        raise failure
     return out
+
+
+def _broken(exc: BaseException) -> EngineError:
+    return EngineError(f"a worker process died ({exc}); finished tasks are kept, rerun to resume")
 
 
 def lambda_task(system, lam, T, hessian, energy_offset, n_equil, n_prod, seed):
@@ -55,6 +102,10 @@ def lambda_task(system, lam, T, hessian, energy_offset, n_equil, n_prod, seed):
 
 def msd_task(system, T, n_equil, n_steps, seed):
     return float(system.msd(T, n_equil, n_steps, seed))
+
+
+def npt_volume_task(system, T, pressure, n_steps, seed):
+    return float(system.npt_volume(T, pressure, n_steps, seed))
 
 
 def fl_task(system, T, spring, n_equil, n_switch, seed):

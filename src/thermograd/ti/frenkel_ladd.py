@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InputError
 from ..harmonic import einstein_free_energy
 from ..units import KB
-from ._tasks import fl_task, msd_task, run_tasks, task_seeds
+from ._tasks import fl_task, msd_task, npt_volume_task, run_tasks, task_seeds
 from .results import FrenkelLaddResult
 from .switching import combine_switches, switching_work
 
@@ -58,6 +58,7 @@ def run_frenkel_ladd(
     n_npt: int = 5000,
     executor: Executor | None = None,
     progress: bool = False,
+    journal=None,
 ) -> FrenkelLaddResult:
     """Absolute free energy per atom by Frenkel–Ladd switching (centre of mass pinned).
 
@@ -76,6 +77,8 @@ def run_frenkel_ladd(
         n_npt: NPT steps (half equilibration, half averaging) when ``pressure`` is given.
         executor: runs the switching pairs.
         progress: show a tqdm bar.
+        journal: a :class:`~thermograd.ti.journal.TaskJournal`: the NPT, MSD and switching tasks already in it
+            are not run again, finished ones are recorded at once.
 
     Raises:
         InputError: T ≤ 0, spring ≤ 0 or bad step counts.
@@ -90,14 +93,16 @@ def run_frenkel_ladd(
     seeds = task_seeds(seed, n_repeats + 2)
     md_steps = 0
     if pressure is not None:
-        if not hasattr(system, "at_pressure"):
+        if not hasattr(system, "npt_volume"):
             raise InputError(f"{type(system).__name__} cannot equilibrate the volume (pressure given)")
-        system = system.at_pressure(T, float(pressure), n_npt, seeds[-1])
+        npt = [(system, float(T), float(pressure), int(n_npt), seeds[-1])]
+        system = system.with_volume(run_tasks(npt_volume_task, npt, None, False, f"NPT {T:g} K", journal)[0])
         md_steps += n_npt
     n = system.n_atoms
     msd = float("nan")
     if spring is None:
-        msd = run_tasks(msd_task, [(system, float(T), n_msd_equil, n_msd, seeds[-2])], None, False, "MSD")[0]
+        msd_args = [(system, float(T), n_msd_equil, n_msd, seeds[-2])]
+        msd = run_tasks(msd_task, msd_args, None, False, f"MSD {T:g} K", journal)[0]
         md_steps += n_msd_equil + n_msd
         if not msd > 0:
             raise InputError(f"mean squared displacement must be > 0, got {msd}")
@@ -105,7 +110,7 @@ def run_frenkel_ladd(
     if not spring > 0:
         raise InputError(f"spring constant must be > 0 eV/Å², got {spring!r}")
     args = [(system, float(T), float(spring), int(n_equil), int(n_switch), s) for s in seeds[:n_repeats]]
-    traces = run_tasks(fl_task, args, executor, progress, f"Frenkel–Ladd {T:g} K")
+    traces = run_tasks(fl_task, args, executor, progress, f"Frenkel–Ladd {T:g} K", journal)
     wf = np.array([switching_work(lf, df) for lf, df, _, _ in traces]) / n
     wb = np.array([switching_work(lb, db) for _, _, lb, db in traces]) / n
     est = combine_switches(wf, wb)  # ΔF(model → Einstein)

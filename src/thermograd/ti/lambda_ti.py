@@ -34,6 +34,7 @@ def run_lambda_ti(
     progress: bool = False,
     error_method: str = "max",
     hessian: np.ndarray | None = None,
+    journal=None,
 ) -> LambdaTIResult:
     """Absolute free energy per atom by harmonic → model λ-TI.
 
@@ -50,6 +51,8 @@ def run_lambda_ti(
         progress: show a tqdm bar.
         error_method: ``"max"``, ``"autocorr"`` or ``"blocks"`` (see :mod:`thermograd.ti.statistics`).
         hessian: the reference Hessian, shape (3N, 3N), eV/Å² (default: ``system.hessian()``).
+        journal: a :class:`~thermograd.ti.journal.TaskJournal`: λ points already in it are not run again,
+            finished ones are recorded at once.
 
     Raises:
         InputError: T ≤ 0 or bad settings.
@@ -69,7 +72,7 @@ def run_lambda_ti(
         (system, float(lam), float(T), h, e0_cell, int(n_equil), int(n_prod), s)
         for lam, s in zip(lams, seeds)
     ]
-    results = run_tasks(lambda_task, args, executor, progress, f"λ-TI {T:g} K")
+    results = run_tasks(lambda_task, args, executor, progress, f"λ-TI {T:g} K", journal)
     points = []
     for lam, w, s, (du, _maxd) in zip(lams, weights, seeds, results):
         st = mean_and_error(du / n, method=error_method)

@@ -98,6 +98,19 @@ class LammpsSystem:
         """Cell volume, Å³."""
         return float(abs(self.atoms.get_volume()))
 
+    def fingerprint(self) -> dict[str, str]:
+        """Digests of what the system's results depend on (keys of the TI task journal): the structure, the
+        potential (commands and file contents, not install paths) and the MD settings."""
+        from .journal import digest
+
+        a = self.atoms
+        return {
+            "engine": "lammps",
+            "structure": digest((a.numbers, a.positions, a.cell[:], a.pbc, a.get_masses())),
+            "potential": self.potential.digest(),
+            "md": digest((self.timestep, self.damping, self.max_displacement)),
+        }
+
     def _session(self, potential=None):
         from ..engines.lammps import LammpsSession
 
@@ -285,6 +298,16 @@ class LammpsSystem:
 
     def at_pressure(self, T: float, pressure: float, n_steps: int, seed: int) -> LammpsSystem:
         """A copy isotropically rescaled to the mean NPT volume at (T, P); P in bar, n_steps ≥ 200."""
+        return self.with_volume(self.npt_volume(T, pressure, n_steps, seed))
+
+    def with_volume(self, volume: float) -> LammpsSystem:
+        """A copy isotropically rescaled to the cell volume ``volume`` (Å³)."""
+        atoms = self.atoms.copy()
+        atoms.set_cell(atoms.cell[:] * (volume / self.volume) ** (1.0 / 3.0), scale_atoms=True)
+        return LammpsSystem(atoms, self.potential, self.timestep, self.damping, None)
+
+    def npt_volume(self, T: float, pressure: float, n_steps: int, seed: int) -> float:
+        """Mean cell volume (Å³) of an NPT run at (T, P): half equilibration, half averaging; P in bar."""
         if n_steps < 200:
             raise InputError(f"NPT needs at least 200 steps, got {n_steps}")
         with self._session() as s, tempfile.TemporaryDirectory(prefix="thermograd-ti-") as tmp:
@@ -295,10 +318,7 @@ class LammpsSystem:
             s.command("compute tg_dmax all reduce max c_tg_dsp[4]\nvariable tg_vol equal vol")
             self._run(s, n_steps // 2, T)
             data = self._record(s, n_steps - n_steps // 2, T, "${tg_vol}", tmp, "npt")
-            v_mean = float(data[:, 0].mean())
-        atoms = self.atoms.copy()
-        atoms.set_cell(atoms.cell[:] * (v_mean / self.volume) ** (1.0 / 3.0), scale_atoms=True)
-        return LammpsSystem(atoms, self.potential, self.timestep, self.damping, None)
+            return float(data[:, 0].mean())
 
 
 def relax_cubic_lattice(atoms, potential, rel_range: float = 0.03):

@@ -126,6 +126,17 @@ class NativeSystem:
         return int(self.positions.shape[0])
 
     # ------------------------------------------------------------------ protocol
+    def fingerprint(self) -> dict[str, str]:
+        """Digests of what the system's results depend on (keys of the TI task journal)."""
+        from .journal import digest
+
+        return {
+            "engine": "native",
+            "model": digest(self.model),
+            "structure": digest((self.positions, float(self.mass), float(self.volume))),
+            "md": digest((self.timestep, self.damping, self.fix_com, float(self.max_displacement))),
+        }
+
     def energy(self) -> float:
         """Model energy at the reference sites, eV (whole cell)."""
         return float(self.model(self.positions)[0])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..outputs import save_figure
+
 
 def plot_report(report, path: str | Path) -> Path:
     """Save a one- or two-panel figure of a :class:`~thermograd.ti.workflow.TIReport` to ``path``."""
@@ -54,6 +56,8 @@ def plot_report(report, path: str | Path) -> Path:
         ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=120)  # atomic: temporary file, then rename
+    finally:
+        plt.close(fig)
     return path

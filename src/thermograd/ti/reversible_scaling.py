@@ -38,6 +38,7 @@ def run_reversible_scaling(
     seed: int = 0,
     executor: Executor | None = None,
     progress: bool = False,
+    journal=None,
 ) -> ReversibleScalingResult:
     """F(T) between T0 and T_final anchored at F(T0) (``"cell"`` convention, eV/atom).
 
@@ -54,6 +55,7 @@ def run_reversible_scaling(
         seed: master seed.
         executor: runs the pairs.
         progress: show a tqdm bar.
+        journal: a :class:`~thermograd.ti.journal.TaskJournal` (finished pairs are reused and recorded).
     """
     for name, t in (("T0", T0), ("T_final", T_final)):
         if not (isinstance(t, (int, float)) and t > 0):
@@ -66,7 +68,7 @@ def run_reversible_scaling(
     lam_final = T0 / T_final
     seeds = task_seeds(seed, n_repeats)
     args = [(system, float(T0), float(lam_final), int(n_equil), int(n_switch), s) for s in seeds]
-    traces = run_tasks(rs_task, args, executor, progress, f"reversible scaling {T0:g}→{T_final:g} K")
+    traces = run_tasks(rs_task, args, executor, progress, f"reversible scaling {T0:g}→{T_final:g} K", journal)
     temps = np.linspace(T0, T_final, n_temperatures)
     lam_grid = T0 / temps
     dfs, qs = [], []
