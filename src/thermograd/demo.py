@@ -14,11 +14,14 @@ include the SNAP constant β_0.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .errors import StoreError
 
 POTENTIAL = "Mo_Zuo_JPCA2020"
 ELEMENT = "Mo"
@@ -52,10 +55,51 @@ QUICK = DemoSettings(
 )
 
 
+#: files of the work folder: name -> output kind (see :mod:`thermograd.outputs`)
+WORK_FILES = {
+    "campaign.h5": "campaign",
+    "bcc-model.h5": "model",
+    "Mo_perturbed.snapcoeff": "snapcoeff",
+    "Mo_perturbed.snapparam": "unknown",
+}
+
+
+def prepare_workdir(workdir: str | Path) -> Path:
+    """Check the demo's work folder and files before any work, then create the folder if needed.
+
+    The folder may exist (a rerun resumes its campaign and replaces the demo's own model and coefficient
+    files) or be creatable in an existing, writable folder. A file of the demo's name but of another kind
+    (e.g. something else named ``bcc-model.h5``) is never replaced.
+
+    Raises:
+        StoreError: the folder cannot be created or written, or holds a file the demo would destroy.
+    """
+    from .outputs import check_outputs
+
+    work = Path(workdir)
+    if work.exists() and not work.is_dir():
+        raise StoreError(f"cannot use {work} as the demo's work folder: it is a file")
+    if not work.exists():
+        parent = work.resolve().parent
+        if not parent.is_dir():
+            raise StoreError(f"cannot create the demo's work folder {work}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise StoreError(f"cannot create the demo's work folder {work}: folder {parent} is not writable")
+    elif not os.access(work, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot write into the demo's work folder {work}: it is not writable")
+    files = [(work / name, kind) for name, kind in WORK_FILES.items()]
+    if work.is_dir():
+        check_outputs(files, force=True, resumable=["campaign"])
+    work.mkdir(exist_ok=True)
+    return work
+
+
 def perturbed_snapcoeff(out_path: Path, scale: float, seed: int) -> Path:
-    """Write ``Mo_Zuo_JPCA2020`` with every linear coefficient × (1 + scale·ξ), ξ ~ N(0, 1); β_0 kept."""
+    """Write ``Mo_Zuo_JPCA2020`` with every linear coefficient × (1 + scale·ξ), ξ ~ N(0, 1); β_0 kept
+    (both files atomically)."""
     from .engines.potentials import find_potential_file
     from .io.snap import read_snapcoeff, write_snapcoeff
+    from .outputs import write_text
 
     coeffs = read_snapcoeff(find_potential_file(f"{POTENTIAL}.snapcoeff"))
     el = coeffs.elements[0]
@@ -70,7 +114,7 @@ def perturbed_snapcoeff(out_path: Path, scale: float, seed: int) -> Path:
         f"xi ~ N(0,1), numpy default_rng({seed})",
     )
     param = find_potential_file(f"{POTENTIAL}.snapparam")
-    out_path.with_suffix(".snapparam").write_text(param.read_text())
+    write_text(out_path.with_suffix(".snapparam"), param.read_text())
     return out_path
 
 
@@ -81,7 +125,11 @@ def run_demo(
     progress: bool = True,
     log=print,
 ) -> dict:
-    """Run the demo; returns a JSON-able dict (see :mod:`thermograd.cli.demo`)."""
+    """Run the demo; returns a JSON-able dict (see :mod:`thermograd.cli.demo`).
+
+    The work folder and its files are checked before any work (:func:`prepare_workdir`); every file is
+    written atomically.
+    """
     from .config import validate_model
     from .ddos.campaign import load_datasets, run_campaign
     from .ddos.campaign_config import CampaignConfig
@@ -89,13 +137,13 @@ def run_demo(
     from .ddos.model import DDOSModel
     from .engines.potentials import Potential
     from .io.snap import read_snapcoeff
+    from .outputs import atomic_path
     from .parallel import make_executor
     from .structures import bcc
     from .ti.lambda_ti import run_lambda_ti
     from .ti.lammps_md import LammpsSystem, relax_cubic_lattice
 
-    work = Path(workdir)
-    work.mkdir(parents=True, exist_ok=True)
+    work = prepare_workdir(workdir)
     timings: dict[str, float] = {}
     s = settings
 
@@ -136,7 +184,8 @@ def run_demo(
     t0 = time.perf_counter()
     dataset = load_datasets(summary.path)[0]
     model = DDOSModel.fit(dataset)
-    model.save(work / "bcc-model.h5")
+    with atomic_path(work / "bcc-model.h5") as tmp:
+        model.save(tmp)
     timings["fit"] = time.perf_counter() - t0
 
     pert_file = perturbed_snapcoeff(work / "Mo_perturbed.snapcoeff", s.perturbation, s.seed)

