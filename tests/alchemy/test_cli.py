@@ -49,10 +49,13 @@ def test_optimize_runs(tmp_path, capsys):
     data.pop("lattice")
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(data))
+    # one step cannot converge: exit 2 with the reason, but the numbers and the plot are kept
     assert (
-        main(["alchemy", "optimize", str(path), "--json", "--quiet", "--plot", str(tmp_path / "l.png")]) == 0
+        main(["alchemy", "optimize", str(path), "--json", "--quiet", "--plot", str(tmp_path / "l.png")]) == 2
     )
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert out["steps"] == 1 and abs(sum(out["lam"]) - 1) < 1e-9
+    captured = capsys.readouterr()
+    assert "did not converge" in captured.err
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    assert out["steps"] == 1 and abs(sum(out["lam"]) - 1) < 1e-9 and out["converged"] is False
     assert out["lam"][1] > 0.001  # the stress gradient pushes toward K at a = 6 Å
     assert (tmp_path / "l.png").stat().st_size > 0

@@ -83,6 +83,9 @@ class OptimizationResult:
         n_steps: gradient steps taken.
         converged: whether ``loss < tol`` was reached.
         history: (loss, λ) per evaluation, the first at the start point.
+        stop: why the optimiser stopped: ``"tol"`` (converged), ``"max_steps"`` (step budget spent with the
+            loss still ≥ tol) or ``"nonfinite"`` (the loss or its gradient became NaN or infinite).
+        reason: the same in words, with the numbers (loss units are those of ``loss_fn``).
     """
 
     lam: np.ndarray
@@ -90,6 +93,8 @@ class OptimizationResult:
     n_steps: int
     converged: bool
     history: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    stop: str = "tol"
+    reason: str = ""
 
 
 def optimize_composition(
@@ -135,16 +140,27 @@ def optimize_composition(
 
         bar = tqdm(total=max_steps, desc="composition", unit="step")
     n_steps = 0
+    stop = "tol"
     try:
         while True:
             lam_t = torch.tensor(lam, dtype=dtype, requires_grad=True)
             loss = loss_fn(lam_t)
             value = float(loss.detach())
             history.append((value, lam.copy()))
-            if value < tol or n_steps >= max_steps:
+            if not np.isfinite(value):
+                stop = "nonfinite"
+                break
+            if value < tol:
+                break
+            if n_steps >= max_steps:
+                stop = "max_steps"
                 break
             (grad,) = torch.autograd.grad(loss, lam_t)
-            lam = step_fn(lam, grad.detach().cpu().numpy(), constraints, lr)
+            g = grad.detach().cpu().numpy()
+            if not np.all(np.isfinite(g)):
+                stop = "nonfinite"
+                break
+            lam = step_fn(lam, g, constraints, lr)
             n_steps += 1
             if bar is not None:
                 bar.update(1)
@@ -152,6 +168,19 @@ def optimize_composition(
     finally:
         if bar is not None:
             bar.close()
+    final = history[-1][0]
+    if stop == "tol":
+        reason = f"loss {final:.3g} < tol {tol:g} after {n_steps} steps"
+    elif stop == "max_steps":
+        reason = f"loss {final:.3g} is still ≥ tol {tol:g} after max_steps = {max_steps} steps"
+    else:
+        reason = f"the loss or its gradient became non-finite at step {n_steps} (loss {final:.3g})"
     return OptimizationResult(
-        lam=lam, loss=history[-1][0], n_steps=n_steps, converged=history[-1][0] < tol, history=history
+        lam=lam,
+        loss=final,
+        n_steps=n_steps,
+        converged=stop == "tol",
+        history=history,
+        stop=stop,
+        reason=reason,
     )

@@ -22,6 +22,7 @@ import torch
 from ase import Atoms
 
 from ..errors import InputError
+from ..outputs import save_figure
 from .calculator import AlchemicalCalculator, check_backend_species, default_backend
 from .derivatives import evaluate, pressure
 from .graph import DEFAULT_POLICY, build_graph
@@ -181,8 +182,10 @@ def plot_vegard(scans: Sequence[LatticeScan], path: str | Path) -> Path:
     ax1.legend()
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=150)  # atomic: temporary file, then rename
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -287,6 +290,9 @@ class LambdaIntegration:
         direct: E(λ_end) − E(λ_start) of the (relaxed) end points, eV.
         energies: energies at the nodes, shape (n,), eV.
         relaxed: whether positions were relaxed.
+        end_energies: E(λ_start), E(λ_end), eV.
+        converged: whether each relaxation reached ``fmax``: the nodes, then the two end points, shape
+            (n + 2,) (all True without relaxation).
     """
 
     t: np.ndarray
@@ -297,6 +303,7 @@ class LambdaIntegration:
     energies: np.ndarray
     relaxed: bool
     end_energies: tuple[float, float] = field(default=(np.nan, np.nan))
+    converged: np.ndarray = field(default_factory=lambda: np.ones(0, dtype=bool))
 
 
 def quadrature(n: int, rule: str = "gauss-legendre") -> tuple[np.ndarray, np.ndarray]:
@@ -350,11 +357,11 @@ def lambda_integration_0k(
     t, w = quadrature(n_points, rule)
     direction = lam1 - lam0
 
-    def at(lam: np.ndarray) -> tuple[float, np.ndarray]:
+    def at(lam: np.ndarray) -> tuple[float, np.ndarray, bool]:
         sysm = AlchemicalSystem(system.atoms, system.groups, system.constraints, lam)
         if relax_positions:
-            atoms, _, _ = relax(sysm, backend, cell=False, fmax=fmax, steps=steps, policy=policy)
-            return atoms.info["energy"], atoms.info["alchemical_grad"]
+            atoms, _, ok = relax(sysm, backend, cell=False, fmax=fmax, steps=steps, policy=policy)
+            return atoms.info["energy"], atoms.info["alchemical_grad"], ok
         g = build_graph(sysm, backend.cutoff, policy)
         res = evaluate(
             backend,
@@ -365,7 +372,7 @@ def lambda_integration_0k(
             forces=False,
             stress=False,
         )
-        return float(res.energy), res.dE_dlam.detach().cpu().numpy()
+        return float(res.energy), res.dE_dlam.detach().cpu().numpy(), True
 
     points = [lam0 + ti * direction for ti in t] + [lam0, lam1]
     it = points
@@ -374,8 +381,8 @@ def lambda_integration_0k(
 
         it = tqdm(points, desc="λ-integration", unit="point")
     out = [at(p) for p in it]
-    energies = np.array([e for e, _ in out[:-2]])
-    dE_dt = np.array([float(np.dot(g, direction)) for _, g in out[:-2]])
+    energies = np.array([e for e, _, _ in out[:-2]])
+    dE_dt = np.array([float(np.dot(g, direction)) for _, g, _ in out[:-2]])
     e0, e1 = out[-2][0], out[-1][0]
     return LambdaIntegration(
         t=t,
@@ -386,4 +393,5 @@ def lambda_integration_0k(
         energies=energies,
         relaxed=relax_positions,
         end_energies=(e0, e1),
+        converged=np.array([ok for _, _, ok in out], dtype=bool),
     )
