@@ -120,9 +120,7 @@ def unfinished_parts(path) -> list[str]:
         names = list(phases) or (list(stored) if stored is not None else [])
         for phase in names:
             pg = stored.get(phase) if stored is not None else None
-            strain_keys = (
-                [f"strain_{k:02d}" for k in range(n_strains)] if phases else sorted(pg or [])
-            )
+            strain_keys = [f"strain_{k:02d}" for k in range(n_strains)] if phases else sorted(pg or [])
             for sk in strain_keys:
                 label = phase if n_strains == 1 else f"{phase}/{sk}"
                 g = pg.get(sk) if pg is not None else None

@@ -100,7 +100,9 @@ def load_model(path):
     except OSError as exc:
         raise StoreError(f"cannot read model file {path}: {exc.strerror or exc}") from None
     if head != b"\x89HDF\r\n\x1a\n":
-        raise StoreError(f"{path}: not an HDF5 file (damaged header or another format); expected a D-DOS model")
+        raise StoreError(
+            f"{path}: not an HDF5 file (damaged header or another format); expected a D-DOS model"
+        )
     try:
         f = h5py.File(path, "r", locking=False)
     except OSError as exc:
@@ -179,4 +181,6 @@ def _check_finite(path: Path, f, attrs) -> None:
     f.visititems(visit)
     for key in _FINITE_ATTRS:
         if not np.isfinite(float(attrs[key])):
-            raise StoreError(f"{path}: attribute {key} = {attrs[key]} is not finite; the model file is corrupt")
+            raise StoreError(
+                f"{path}: attribute {key} = {attrs[key]} is not finite; the model file is corrupt"
+            )

@@ -55,9 +55,7 @@ def _read_text(path: Path, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path} is not a {what} (text): undecodable byte at offset {exc.start}"
-        ) from None
+        raise InputError(f"{path} is not a {what} (text): undecodable byte at offset {exc.start}") from None
 
 
 def _data_lines(path: Path, what: str = "text file") -> list[str]:
