@@ -36,7 +36,7 @@ def _sha(path):
 
 
 def _quadratic(target: float = 0.3):
-    """(λ_K − target)² ×10 "GPa²": the optimiser reaches it from λ_K = 0.001 in about 25 steps at lr 5e-3."""
+    """(λ_K − target)² ×10 "GPa²": the optimiser reaches it from λ_K = 0.001 in about 90 steps at lr 5e-3."""
     return lambda lam: 10.0 * (lam[1] - target) ** 2
 
 
@@ -173,3 +173,68 @@ def test_sevennet_optimize_that_runs_out_of_steps_exits_nonzero(tmp_path, capsys
     captured = capsys.readouterr()
     assert "did not converge" in captured.err and "after max_steps = 1 steps" in captured.err
     assert "λ final" in captured.out and "GPa²" in captured.out
+
+
+def test_lattice_table_and_an_unconverged_relaxation(tmp_path, capsys, fake_backend, monkeypatch):
+    import numpy as np
+
+    import thermograd.alchemy.workflows as workflows
+
+    def scan(atoms, sites, species, xs, backend, **kwargs):
+        xs = np.asarray(xs, dtype=float)
+        a = 5.683 + 0.83 * xs - 0.05 * xs * (1 - xs)  # concave bowing of 50 mÅ × x(1 − x)
+        return workflows.LatticeScan(
+            x=xs,
+            lengths=np.repeat(a[:, None], 3, axis=1),
+            energies=-27.0 + xs,
+            steps=np.full(xs.size, 12),
+            converged=xs != 0.5,
+            label=kwargs.get("label", ""),
+        )
+
+    monkeypatch.setattr(workflows, "lattice_vs_composition", scan)
+    run = _run_file(tmp_path)
+    assert main(["alchemy", "lattice", str(run), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("Na1-xKx: lattice constant vs composition")
+    assert lines[1].split()[:4] == ["x", "a", "(Å)", "a"] and "(mÅ)" in lines[1] and "E (eV)" in lines[1]
+    row = lines[4].split()  # x = 0.5
+    assert row[0] == "0.500" and float(row[2]) == pytest.approx(-12.5, abs=0.01) and row[-1] == "NO"
+    err = captured.err.strip()
+    assert (
+        err.startswith("thermograd alchemy: error: the relaxation did not reach fmax") and "x = 0.5;" in err
+    )
+
+
+def test_integrate_table_reports_the_integral_and_the_direct_difference(
+    tmp_path, capsys, fake_backend, monkeypatch
+):
+    import numpy as np
+
+    import thermograd.alchemy.workflows as workflows
+
+    def integrate(system, lam_start, lam_end, backend, n_points=4, **kwargs):
+        t, w = workflows.quadrature(n_points)
+        d = 2.0 * t - 1.5  # dE/dt, eV: ∫₀¹ = −0.5 eV
+        return workflows.LambdaIntegration(
+            t=t,
+            weights=w,
+            dE_dt=d,
+            integral=float(w @ d),
+            direct=-0.5001,
+            energies=-27.0 + t,
+            relaxed=True,
+            end_energies=(-27.0, -27.5001),
+            converged=np.ones(n_points + 2, dtype=bool),
+        )
+
+    monkeypatch.setattr(workflows, "lambda_integration_0k", integrate)
+    data = _template()
+    data["integrate"] = {"lam_start": [0.999, 0.001], "lam_end": [0.001, 0.999], "n_points": 3}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["alchemy", "integrate", str(path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "dE/dt (eV)" in out and "-0.500000 eV" in out and "-0.500100 eV  (direct)" in out
+    assert out.strip().splitlines()[-1].split()[-2:] == ["0.100", "meV"]
