@@ -82,3 +82,28 @@ def test_ti_cli_unstable_structure_writes_nothing(tmp_path, capsys):
     assert "melted or is unstable" in capsys.readouterr().err
     assert not (tmp_path / "out.json").exists()
     assert not list(tmp_path.glob(".out.json*"))
+
+
+@pytest.mark.lammps
+def test_ti_cli_melting_temperature_keeps_the_finished_one_and_resumes(tmp_path, capsys):
+    """The issue's case on LAMMPS: 300 K finishes, 6000 K melts. The 300 K result is printed and written next
+    to the named failure (exit 2); a rerun reuses the finished task from the journal instead of rerunning it."""
+    run = _tiny(
+        tmp_path,
+        temperatures=[300, 6000],
+        methods=["frenkel_ladd"],
+        output="out.json",
+        frenkel_ladd={"spring": 2.0, "n_equil": 3000, "n_switch": 50, "n_repeats": 1},
+    )
+    assert main(["ti", str(run), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert "300.0 K  Frenkel-Ladd  F = " in captured.out
+    assert "thermograd ti: error: Frenkel–Ladd at 6000 K failed (UnstableStructureError)" in captured.err
+    assert "tasks: 1 computed now, 0 reused" in captured.out
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["complete"] is False and [r["T"] for r in out["frenkel_ladd"]] == [300]
+    assert [(f["method"], f["T"]) for f in out["failures"]] == [("frenkel_ladd", 6000)]
+    assert main(["ti", str(run), "--quiet"]) == 2  # no --force needed to resume an unfinished result
+    captured = capsys.readouterr()
+    assert "tasks: 0 computed now, 1 reused" in captured.out
+    assert json.loads((tmp_path / "out.json").read_text())["frenkel_ladd"] == out["frenkel_ladd"]

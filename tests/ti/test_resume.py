@@ -259,3 +259,20 @@ def test_results_round_trip_exactly_and_keys_depend_on_every_input(tmp_path):
     assert back[3].dtype == np.int64 and back[4] == value[4]
     assert json.loads(path.read_text().splitlines()[1])["task"] == "task"
     assert digest(np.float64(0.5)) == digest(0.5) != digest(0.5 + 2**-52)
+
+
+def test_process_pool_tasks_are_journaled_and_reused_serially(network, tmp_path):
+    from thermograd.parallel import make_executor
+
+    cfg = make_config(temperatures=[300.0])
+    journal = tmp_path / "j.jsonl"
+    with make_executor("processes", 2) as ex:
+        pooled = run_ti_workflow(
+            cfg, executor=ex, system=make_system(network, cls=NativeSystem), journal=journal
+        )
+    assert pooled.complete and pooled.tasks_computed == 3 + 1 + 2  # λ points, MSD, switching pairs
+    CALLS.clear()
+    serial = run_ti_workflow(cfg, system=make_system(network), journal=journal)
+    assert sum(CALLS.values()) == 0 and serial.tasks_reused == 6
+    assert serial.to_dict()["lambda_ti"] == pooled.to_dict()["lambda_ti"]
+    assert serial.to_dict()["frenkel_ladd"] == pooled.to_dict()["frenkel_ladd"]

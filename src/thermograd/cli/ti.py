@@ -73,6 +73,7 @@ def _summary(report) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from ..outputs import check_outputs
@@ -90,8 +91,16 @@ def run(args: argparse.Namespace) -> int:
         [(output, "json"), (args.plot, "plot")], inputs=inputs, force=args.force, resumable=resumable
     )
     journal = journal_path(output, args.run_file)
-    check_outputs([(journal, "unknown")], inputs=inputs, resumable=["unknown"])
-    check_journal(journal)
+    if not output and not os.access(journal.resolve().parent, os.W_OK | os.X_OK):
+        print(
+            f"thermograd ti: note: no result file and {journal.resolve().parent} is not writable: finished "
+            "tasks are not kept between runs (give --output to keep them)",
+            file=sys.stderr,
+        )
+        journal = None
+    else:
+        check_outputs([(journal, "unknown")], inputs=inputs, resumable=["unknown"])
+        check_journal(journal)
     kind = "dask" if args.scheduler else args.executor
     with make_executor(kind, args.workers, args.scheduler) as executor:
         report = run_ti_workflow(
