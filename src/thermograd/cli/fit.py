@@ -49,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..ddos.inputs import load_campaign
-    from ..ddos.model import DDOSModel
     from ..errors import InputError
     from ..outputs import atomic_path, check_outputs
 
@@ -74,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         inputs=[args.campaign],
         force=args.force,
     )
+    from ..ddos.model import DDOSModel  # torch: imported once the inputs and outputs are known to be good
+
     models, summaries = [], []
     for ds, out in zip(datasets, outs):
         model = DDOSModel.fit(

@@ -62,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..ddos.inputs import load_theta, parse_temperatures
-    from ..ddos.model import DDOSModel
     from ..errors import InputError, StoreError
     from ..outputs import check_outputs, hdf5_format
 
@@ -71,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if hdf5_format(args.model) == "thermograd-campaign":
         campaign_fn, name, T_range, n_features = _campaign_route(args, T)
     else:
+        from ..ddos.model import DDOSModel
+
         model = DDOSModel.load(args.model)
         name, n_features = model.name, model.n_features
         T_range = (model.geometry.T_shells[0], model.geometry.T_shells[-1])

@@ -45,7 +45,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..ddos.inputs import check_campaign
-    from ..ddos.tilt_campaign import TiltPlan, run_tilt
     from ..errors import InputError
     from ..io.snap import read_snapcoeff
     from ..outputs import check_outputs
@@ -60,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     check_outputs([(args.output, "tilt")], inputs=[args.campaign, args.theta], resumable=("tilt",))
     check_campaign(args.campaign)  # a missing, foreign, partial or corrupt campaign: one line
     coeff = read_snapcoeff(args.theta)
+    from ..ddos.tilt_campaign import TiltPlan, run_tilt
+
     plan = TiltPlan(lambdas, args.chains, args.steps, args.burn, args.thin, args.seed)
     out = run_tilt(
         args.campaign,

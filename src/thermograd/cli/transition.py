@@ -41,13 +41,14 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ..ddos.inputs import load_theta, parse_temperatures
-    from ..ddos.model import DDOSModel
     from ..errors import InputError
     from ..outputs import check_outputs
-    from ..thermo.transition import transition_temperature
 
     T = parse_temperatures(args.T, default_points=81)
     check_outputs([(args.plot, "plot")], inputs=[args.model_a, args.model_b, args.theta], force=args.force)
+    from ..ddos.model import DDOSModel
+    from ..thermo.transition import transition_temperature
+
     a, b = DDOSModel.load(args.model_a), DDOSModel.load(args.model_b)
     theta = load_theta(args.theta, a.n_features, args.element)[0]
     res = transition_temperature(a, b, theta, T, method=args.method)

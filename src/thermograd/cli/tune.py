@@ -56,11 +56,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..ddos.inputs import load_theta, parse_temperatures
-    from ..ddos.model import DDOSModel
     from ..errors import InputError
     from ..io.snap import write_snapcoeff
     from ..outputs import check_outputs
-    from ..thermo.tune import check_target, tune_transition
 
     if args.max_steps < 0:
         raise InputError(f"--max-steps must be >= 0, got {args.max_steps}")
@@ -73,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
     )[0]
     plot = args.plot
+    from ..ddos.model import DDOSModel
+    from ..thermo.tune import check_target, tune_transition
+
     a, b = DDOSModel.load(args.model_a), DDOSModel.load(args.model_b)
     theta, coeffs, el = load_theta(args.theta, a.n_features, args.element)
     keep = tuple(args.keep) if args.keep else ("0K-difference",)

@@ -89,8 +89,6 @@ def load_model(path):
     """
     import h5py
 
-    from ..ddos.model import DDOSModel, ShellGeometry
-
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"model file not found: {path}")
@@ -124,6 +122,8 @@ def load_model(path):
                 f"this thermograd reads version {FORMAT_VERSION}; "
                 "refit the model with this version (thermograd fit)"
             )
+        from ..ddos.model import DDOSModel, ShellGeometry  # torch: only for a file that is a model
+
         try:
             geo = ShellGeometry(
                 **{
