@@ -29,6 +29,8 @@ MASS = 55.85
 CALLS: Counter = Counter()
 #: (kind, T, seed) of tasks that crash
 CRASH: set = set()
+#: (kind, T, seed) of tasks during which the user presses Ctrl-C
+INTERRUPT: set = set()
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class CountingSystem(NativeSystem):
 
     def _enter(self, kind, T, seed):
         CALLS[kind] += 1
+        if (kind, float(T), int(seed)) in INTERRUPT:
+            raise KeyboardInterrupt
         if (kind, float(T), int(seed)) in CRASH:
             raise RuntimeError(f"simulated crash of a {kind} task")
 
@@ -75,9 +79,11 @@ class CountingSystem(NativeSystem):
 def _reset():
     CALLS.clear()
     CRASH.clear()
+    INTERRUPT.clear()
     yield
     CALLS.clear()
     CRASH.clear()
+    INTERRUPT.clear()
 
 
 def make_system(network, c=0.5, cls=CountingSystem):
@@ -150,16 +156,17 @@ def test_rerun_computes_only_what_is_missing_and_equals_an_uninterrupted_run(net
     assert {(f.method, f.T) for f in first.failures} == {("lambda", 400.0), ("frenkel_ladd", 300.0)}
     assert all(f.error == "RuntimeError" and "simulated crash" in f.message for f in first.failures)
     assert set(first.lambda_ti) == {300.0} and set(first.frenkel_ladd) == {400.0}
-    # 2 T × 3 λ points, 2 MSD runs, 2 T × 2 pairs: everything ran once; all but the 2 crashed are kept
-    assert CALLS == Counter({"lambda": 6, "msd": 2, "fl": 4})
-    assert first.tasks_computed == 6 + 2 + 4 - 2 and first.tasks_reused == 0
+    # serial: a crash stops the rest of its calculation (λ point 2 at 400 K, pair 1 at 300 K never start);
+    # of the 5 + 2 + 3 tasks that ran, all but the 2 crashed are kept
+    assert CALLS == Counter({"lambda": 5, "msd": 2, "fl": 3})
+    assert first.tasks_computed == 5 + 2 + 3 - 2 and first.tasks_reused == 0
 
     CRASH.clear()
     CALLS.clear()
     second = run_ti_workflow(cfg, system=make_system(network), journal=journal)
     assert second.complete and not second.failures
-    assert CALLS == Counter({"lambda": 1, "fl": 1})  # only the two tasks that had crashed
-    assert second.tasks_computed == 2 and second.tasks_reused == 12 - 2
+    assert CALLS == Counter({"lambda": 2, "fl": 2})  # only the crashed and the never-started tasks
+    assert second.tasks_computed == 4 and second.tasks_reused == 12 - 4
 
     CALLS.clear()
     fresh = run_ti_workflow(cfg, system=make_system(network))  # uninterrupted, no journal
@@ -171,6 +178,22 @@ def test_rerun_computes_only_what_is_missing_and_equals_an_uninterrupted_run(net
     CALLS.clear()
     third = run_ti_workflow(cfg, system=make_system(network), journal=journal)  # nothing left to do
     assert sum(CALLS.values()) == 0 and third.tasks_reused == 12 and third.complete
+
+
+def test_ctrl_c_keeps_every_task_finished_before_it(network, tmp_path):
+    from thermograd.ti._tasks import task_seeds
+
+    cfg = make_config(temperatures=[300.0, 400.0])
+    journal = tmp_path / "j.jsonl"
+    INTERRUPT.add(("lambda", 400.0, task_seeds(cfg.seed + 1000, 3)[1]))  # during λ point 1 at 400 K
+    with pytest.raises(KeyboardInterrupt):
+        run_ti_workflow(cfg, system=make_system(network), journal=journal)
+    # 300 K: 3 λ points, 1 MSD, 2 pairs; 400 K: λ point 0 — all on disk
+    assert len(journal.read_text().splitlines()) == 1 + 3 + 1 + 2 + 1
+    INTERRUPT.clear()
+    CALLS.clear()
+    report = run_ti_workflow(cfg, system=make_system(network), journal=journal)
+    assert report.complete and CALLS == Counter({"lambda": 2, "msd": 1, "fl": 2})
 
 
 def test_changed_settings_recompute_only_the_changed_tasks(network, tmp_path):

@@ -30,7 +30,8 @@ def run_tasks(
     """Run ``fn(*args)`` for each args tuple; return the results in input order.
 
     With a :class:`~thermograd.ti.journal.TaskJournal`, tasks already in it are not run again and every
-    task that finishes is recorded as soon as it arrives. A failed task cancels the tasks not yet started,
+    task that finishes is recorded as soon as it arrives (with the serial executor: right after it ran, so an
+    interrupt or a kill loses at most the task in progress). A failed task stops the tasks not yet started,
     lets the running ones finish (and records them), then raises its exception: no partial list is ever
     returned, but no finished task is lost either.
     """
@@ -53,30 +54,42 @@ def run_tasks(
 
         bar = tqdm(total=n, initial=n - len(todo), desc=desc, unit="task")
     futures: dict = {}
+    handled: set = set()
     failure: BaseException | None = None
+
+    def handle(fut) -> None:
+        nonlocal failure
+        handled.add(fut)
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            failure = failure or (_broken(exc) if isinstance(exc, BrokenProcessPool) else exc)
+            return
+        i = futures[fut]
+        out[i] = fut.result()
+        if journal is not None:  # on disk before anything else happens
+            journal.record(keys[i], fn, out[i], desc)
+        if bar is not None:
+            bar.update(1)
+
     try:
         for i in todo:
+            if failure is not None:  # a task already failed (serial runs): start no more
+                break
             try:
-                futures[executor.submit(fn, *args_list[i])] = i
+                fut = executor.submit(fn, *args_list[i])
             except BrokenProcessPool as exc:
                 failure = _broken(exc)
                 break
-        pending = set(futures)
+            futures[fut] = i
+            if fut.done():  # the serial executor runs the task inside submit: keep it at once
+                handle(fut)
+        pending = set(futures) - handled
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=futures.__getitem__):
-                if fut.cancelled():
-                    continue
-                exc = fut.exception()
-                if exc is not None:
-                    failure = failure or (_broken(exc) if isinstance(exc, BrokenProcessPool) else exc)
-                    continue
-                i = futures[fut]
-                out[i] = fut.result()
-                if journal is not None:
-                    journal.record(keys[i], fn, out[i], desc)
-                if bar is not None:
-                    bar.update(1)
+                handle(fut)
             if failure is not None:  # stop what has not started; let the running tasks finish
                 pending = {f for f in pending if not f.cancel()}
     except BaseException:
