@@ -227,11 +227,15 @@ def _plot_xy(y, xlabel, ylabel, path, *, x=None, logy=False) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..outputs import check_outputs, write_text
+
+    # the plot is checked before the (slow) torch imports, the result file as soon as the run file is read
+    check_outputs([(args.plot, "plot")], inputs=[args.run_file], force=args.force)
+
     from ..alchemy.calculator import check_backend_species
     from ..alchemy.config import AlchemyRun, build_backend
     from ..config import load_yaml_model
     from ..errors import InputError
-    from ..outputs import check_outputs, write_text
 
     cfg = load_yaml_model(AlchemyRun, args.run_file)
     # before any work: a result or plot that cannot be written, or that would replace an input, is refused

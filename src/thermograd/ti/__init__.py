@@ -9,16 +9,25 @@ analytic model), with honest error bars.
 * Conventions (``"cell"``, ``"ddos"``, ``"calphy"``) are defined in :mod:`thermograd.ti.results`.
 """
 
-from .frenkel_ladd import run_frenkel_ladd
-from .lambda_ti import run_lambda_ti
-from .results import FrenkelLaddResult, LambdaTIResult, ReversibleScalingResult
-from .reversible_scaling import run_reversible_scaling
+from __future__ import annotations
 
-__all__ = [
-    "FrenkelLaddResult",
-    "LambdaTIResult",
-    "ReversibleScalingResult",
-    "run_frenkel_ladd",
-    "run_lambda_ti",
-    "run_reversible_scaling",
-]
+import importlib
+
+#: public name -> defining submodule (imported on first use, so that ``thermograd ti`` checks its run file
+#: and outputs before NumPy and the engines are loaded)
+_EXPORTS = {
+    "FrenkelLaddResult": "results",
+    "LambdaTIResult": "results",
+    "ReversibleScalingResult": "results",
+    "run_frenkel_ladd": "frenkel_ladd",
+    "run_lambda_ti": "lambda_ti",
+    "run_reversible_scaling": "reversible_scaling",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
