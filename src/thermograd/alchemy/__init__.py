@@ -2,39 +2,56 @@
 
 Nodes per (site, candidate species) with weights λ; energies, forces, stress and ∂E/∂λ from one autograd pass
 (Nam, Peng, Gómez-Bombarelli, Nat. Commun. 16 (2025)). Backends: SevenNet-0 (:mod:`.sevennet`, default) and
-MACE (:mod:`.mace`). Backend imports are lazy: ``import thermograd.alchemy`` needs only torch and ASE.
+MACE (:mod:`.mace`). Imports are lazy: ``import thermograd.alchemy`` loads nothing heavy; torch and ASE
+come with the first name used, a backend (``sevenn``, ``mace``) with its first model.
 """
 
 from __future__ import annotations
 
-from .calculator import AlchemicalCalculator, evaluate_compositions
-from .derivatives import AlchemicalResult, evaluate, pressure, stress_lambda_jacobian
-from .graph import (
-    AlchemicalGraph,
-    batch_graphs,
-    build_graph,
-    edge_vectors,
-    edge_weights,
-    node_weights,
-)
-from .optimize import (
-    OptimizationResult,
-    exponentiated_step,
-    optimize_composition,
-    project_simplex,
-    projected_step,
-)
-from .system import AlchemicalGroup, AlchemicalSystem, substitution, vacancy
-from .workflows import (
-    LambdaIntegration,
-    LatticeScan,
-    lambda_integration_0k,
-    lattice_vs_composition,
-    match_lattice,
-    plot_vegard,
-    relax,
-    stress_loss_fn,
-)
+import importlib
+
+#: public name -> submodule; imported on first access, so that ``thermograd.alchemy.config`` (the run-file
+#: model, used by the CLI to check a run file) does not pull torch in
+_EXPORTS = {
+    "AlchemicalCalculator": "calculator",
+    "evaluate_compositions": "calculator",
+    "AlchemicalResult": "derivatives",
+    "evaluate": "derivatives",
+    "pressure": "derivatives",
+    "stress_lambda_jacobian": "derivatives",
+    "AlchemicalGraph": "graph",
+    "batch_graphs": "graph",
+    "build_graph": "graph",
+    "edge_vectors": "graph",
+    "edge_weights": "graph",
+    "node_weights": "graph",
+    "OptimizationResult": "optimize",
+    "exponentiated_step": "optimize",
+    "optimize_composition": "optimize",
+    "project_simplex": "optimize",
+    "projected_step": "optimize",
+    "AlchemicalGroup": "system",
+    "AlchemicalSystem": "system",
+    "substitution": "system",
+    "vacancy": "system",
+    "LambdaIntegration": "workflows",
+    "LatticeScan": "workflows",
+    "lambda_integration_0k": "workflows",
+    "lattice_vs_composition": "workflows",
+    "match_lattice": "workflows",
+    "plot_vegard": "workflows",
+    "relax": "workflows",
+    "stress_loss_fn": "workflows",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 
 def load_sevennet(model: str = "7net-0", dtype=None, device: str = "cpu"):

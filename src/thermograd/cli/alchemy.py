@@ -232,12 +232,13 @@ def run(args: argparse.Namespace) -> int:
     # the plot is checked before the (slow) torch imports, the result file as soon as the run file is read
     check_outputs([(args.plot, "plot")], inputs=[args.run_file], force=args.force)
 
-    from ..alchemy.calculator import check_backend_species
     from ..alchemy.config import AlchemyRun, build_backend
     from ..config import load_yaml_model
     from ..errors import InputError
 
     cfg = load_yaml_model(AlchemyRun, args.run_file)
+    from ..alchemy.calculator import check_backend_species  # torch: after the run file is read
+
     # before any work: a result or plot that cannot be written, or that would replace an input, is refused
     check_outputs(
         [(cfg.output, "json"), (args.plot, "plot")],
