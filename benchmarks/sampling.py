@@ -36,7 +36,7 @@ and the medians are reported; the ratios are from this one run: the ratio of the
 the per-round ratios (cases of one round run back to back, so they share the machine's load). On a shared
 machine the spread (min–max) is printed next to each figure.
 
-Run (about 5 minutes on 2 cores)::
+Run (Mo: about 3 minutes, W: about 7, on 2 shared cores)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/sampling.py --ddos-python /tmp/ddos-venv/bin/python
 """
