@@ -372,3 +372,28 @@ def test_lammps_eam_reference_with_generic_compute_descriptor(tmp_path: Path) ->
     (d,) = load_datasets(config.output)
     assert d.n_atoms == 16 and d.n_features == 14 and d.E0_reference is None
     assert d.descriptor["compute"].startswith("sna/atom 4.7")
+
+
+def test_chunks_in_flight_follow_the_dask_cluster_size() -> None:
+    """With a scheduler address and no --workers, every worker thread of the cluster gets work (two chunks per
+    thread in flight), re-read as workers join; without a cluster, two per requested worker."""
+    from thermograd.ddos.campaign import _in_flight
+
+    class Client:
+        def __init__(self, threads):
+            self.threads = threads
+
+        def scheduler_info(self):
+            return {"workers": {f"tcp://w{i}": {"nthreads": n} for i, n in enumerate(self.threads)}}
+
+    class ClusterExecutor:
+        def __init__(self, threads):
+            self._client = Client(threads)
+
+    ex = ClusterExecutor([1] * 64)
+    assert _in_flight(ex, "dask", None, "tcp://scheduler:8786") == 2 * 64 + 2
+    ex._client.threads = [1] * 64 + [4] * 16  # more workers joined
+    assert _in_flight(ex, "dask", None, "tcp://scheduler:8786") == 2 * 128 + 2
+    assert _in_flight(ex, "dask", 3, "tcp://scheduler:8786") == 2 * 3 + 2  # an explicit --workers wins
+    assert _in_flight(object(), "processes", 4, None) == 10
+    assert _in_flight(object(), "serial", None, None) == 1

@@ -78,9 +78,18 @@ def plan_chunks(config: CampaignConfig) -> list[ChunkTask]:
     return tasks
 
 
-def _in_flight(executor_kind: str, workers: int | None, scheduler: str | None) -> int:
+def _in_flight(ex, executor_kind: str, workers: int | None, scheduler: str | None) -> int:
+    """Chunks kept in flight: two per worker (one running, one queued) plus two. On a Dask cluster given by
+    address without ``workers``, the cluster's current worker threads (workers may join while it runs)."""
     if executor_kind == "serial" and not scheduler:
         return 1
+    client = getattr(ex, "_client", None)  # distributed's ClientExecutor
+    if client is not None and workers is None:
+        try:
+            threads = sum(int(w.get("nthreads", 1)) for w in client.scheduler_info()["workers"].values())
+        except Exception:  # scheduler info unavailable: the default below
+            threads = 0
+        return 2 * max(threads, 2) + 2
     return 2 * (workers or 2) + 2
 
 
@@ -313,9 +322,9 @@ def _dispatch(
         with make_executor(executor, workers, scheduler) as ex:
             queue = iter(todo)
             pending: dict[Future, ChunkTask] = {}
-            limit = _in_flight(executor, workers, scheduler)
 
             def fill() -> BaseException | None:
+                limit = _in_flight(ex, executor, workers, scheduler)
                 while failure is None and len(pending) < limit:
                     task = next(queue, None)
                     if task is None:
