@@ -29,6 +29,7 @@ __all__ = [
     "HDF5_KINDS",
     "atomic_path",
     "check_outputs",
+    "check_writable",
     "file_kind",
     "hdf5_format",
     "save_figure",
@@ -131,13 +132,7 @@ def check_outputs(
         for p in in_paths:
             if path.resolve() == p.resolve() or _same_file(path, p):
                 raise StoreError(f"{path} is an input of this command and cannot also be an output")
-        parent = path.resolve().parent
-        if not parent.is_dir():
-            raise StoreError(f"cannot write {path}: folder {parent} does not exist")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise StoreError(f"cannot write {path}: folder {parent} is not writable")
-        if path.is_dir():
-            raise StoreError(f"cannot write {path}: it is a folder")
+        check_writable(path)
         if path.exists():
             have = file_kind(path)
             if have != kind:
@@ -151,6 +146,24 @@ def check_outputs(
                 raise StoreError(f"cannot write {path}: the file is not writable")
         seen.append(path)
     return seen
+
+
+def check_writable(path: str | Path, what: str = "") -> None:
+    """Refuse a path that cannot be written: its folder is missing or not writable, or it is a folder.
+
+    Args:
+        path: the file to be written.
+        what: how the message names it (e.g. ``"the task journal"``); default: just the path.
+    """
+    path = Path(path)
+    name = f"{what} {path}" if what else str(path)
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise StoreError(f"cannot write {name}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot write {name}: folder {parent} is not writable")
+    if path.is_dir():
+        raise StoreError(f"cannot write {name}: it is a folder")
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force
+from ._common import add_extrapolation, add_force
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,15 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", metavar="F.png", help="plot F_anh(T) (meV/atom) with ±1σ bands (.png/.pdf/.svg)")
-    p.add_argument(
-        "--allow-extrapolation",
-        dest="allow_extrapolation",
-        action="store_true",
-        help="print (and plot) results beyond the sampled shells, flagged '*', instead of exiting 2",
+    add_extrapolation(
+        p,
+        "print (and plot) results beyond the sampled shells, flagged '*', instead of exiting 2",
+        legacy_strict=True,
     )
-    p.add_argument(
-        "--strict", action="store_true", help=argparse.SUPPRESS
-    )  # the default now; kept for old scripts
     add_force(p, "plot file")
     p.add_argument("--phase", help="campaign input: phase label (default: the only one)")
     p.add_argument(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force
+from ._common import add_extrapolation, add_force
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,15 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=("fast", "exact"), default="fast")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="DF.png", help="plot ΔF(T) (meV/atom) with ±1σ, T_c and its error band")
-    p.add_argument(
-        "--allow-extrapolation",
-        dest="allow_extrapolation",
-        action="store_true",
-        help="report a T_c that relies on free energies beyond the sampled shells (flagged) instead of exiting 2",
+    add_extrapolation(
+        p,
+        "report a T_c that relies on free energies beyond the sampled shells (flagged) instead of exiting 2",
+        legacy_strict=True,
     )
-    p.add_argument(
-        "--strict", action="store_true", help=argparse.SUPPRESS
-    )  # the default now; kept for old scripts
     add_force(p, "plot file")
 
 

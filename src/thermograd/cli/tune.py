@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_force
+from ._common import add_extrapolation, add_force
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,11 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--plot", metavar="TUNE.png", help="plot the loss history and ΔF(T) before/after (meV/atom)"
     )
-    p.add_argument(
-        "--allow-extrapolation",
-        dest="allow_extrapolation",
-        action="store_true",
-        help="accept a tuned T_c that relies on free energies beyond the sampled shells (flagged)",
+    add_extrapolation(
+        p, "accept a tuned T_c that relies on free energies beyond the sampled shells (flagged)"
     )
     add_force(p, ".snapcoeff/plot file")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, StoreError
+from ..io.checks import check_finite_hdf5
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -62,28 +63,6 @@ def load_theta(path, n_features: int, element: str | None = None):
             f"the model's {n_features} descriptor components (wrong potential or descriptor settings?)"
         )
     return theta, coeffs, el
-
-
-def check_finite_hdf5(f, path, skip: tuple[str, ...] = ()) -> None:
-    """Raise :class:`StoreError` naming the first floating-point dataset of the open HDF5 file ``f`` that
-    holds NaN or inf (a corrupt file); groups whose name is in ``skip`` are not read."""
-    import h5py
-
-    def visit(group) -> None:
-        for key, obj in group.items():
-            if isinstance(obj, h5py.Group):
-                if key not in skip:
-                    visit(obj)
-            elif obj.dtype.kind in "fc":
-                data = obj[()]
-                bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
-                if bad:
-                    raise StoreError(
-                        f"{path}: dataset {obj.name} holds {bad} non-finite value(s) (NaN/inf); "
-                        "the file is corrupt"
-                    )
-
-    visit(f)
 
 
 def _open_hdf5(path: Path):

@@ -271,7 +271,7 @@ def load_tilted(path, dataset) -> dict[int, TiltedShell]:
     path = Path(path)
     if not path.exists():
         raise StoreError(f"tilt file not found: {path}")
-    from .inputs import check_finite_hdf5
+    from ..io.checks import check_finite_hdf5
 
     try:
         f = h5py.File(path, "r", locking=False)

@@ -166,19 +166,9 @@ _FINITE_ATTRS = ("mass", "volume_per_atom", "strain", "kappa_bar", "mean_log_nu"
 def _check_finite(path: Path, f, attrs) -> None:
     """Every array (and the numeric attributes) of a model file must be finite: a NaN or inf is corruption,
     reported with the dataset's name instead of surfacing as a ``nan`` free energy."""
-    import h5py
+    from .checks import check_finite_hdf5
 
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fc":
-            data = obj[()]
-            bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
-            if bad:
-                raise StoreError(
-                    f"{path}: dataset /{name} holds {bad} non-finite value(s) (NaN/inf); the model file is "
-                    "corrupt; refit it with 'thermograd fit'"
-                )
-
-    f.visititems(visit)
+    check_finite_hdf5(f, path, remedy="refit the model with 'thermograd fit'")
     for key in _FINITE_ATTRS:
         if not np.isfinite(float(attrs[key])):
             raise StoreError(

@@ -171,14 +171,10 @@ def check_journal(path: str | Path) -> Path:
     Raises:
         StoreError: otherwise (one line naming the file).
     """
+    from ..outputs import check_writable
+
     path = Path(path)
-    parent = path.resolve().parent
-    if not parent.is_dir():
-        raise StoreError(f"cannot write the task journal {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise StoreError(f"cannot write the task journal {path}: folder {parent} is not writable")
-    if path.is_dir():
-        raise StoreError(f"cannot write the task journal {path}: it is a folder")
+    check_writable(path, "the task journal")
     if path.exists():
         try:
             _read_header(path)
