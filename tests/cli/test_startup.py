@@ -134,3 +134,29 @@ def test_lazy_parser_keeps_each_commands_own_options(capsys):
         main_rc(["nosuchcommand"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["predict", "transition", "tune"])
+def test_a_file_that_is_not_a_model_is_refused_before_torch(command, tmp_path, monkeypatch):
+    """Content errors found by reading a file's header come before the torch import (~1–4 s)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "junk.h5").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "t.snapcoeff").write_text("# X\n1 2\nFe 0.5 1.0\n0.0\n1.0\n")
+    argv = {
+        "predict": ["predict", "junk.h5", "--theta", "t.snapcoeff", "--T", "300"],
+        "transition": ["transition", "junk.h5", "junk.h5", "--theta", "t.snapcoeff"],
+        "tune": [
+            "tune",
+            "junk.h5",
+            "junk.h5",
+            "--theta",
+            "t.snapcoeff",
+            "--target-Tc",
+            "900",
+            "-o",
+            "o.snapcoeff",
+        ],
+    }[command]
+    code, heavy, err = probe(f"cli.main({argv!r})")
+    assert code == 2 and "junk.h5: not an HDF5 file" in err and len(err.strip().splitlines()) == 1
+    assert "torch" not in heavy, f"'thermograd {command}' imported torch before refusing a non-model file"

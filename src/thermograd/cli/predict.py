@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if hdf5_format(args.model) == "thermograd-campaign":
         campaign_fn, name, T_range, n_features = _campaign_route(args, T)
     else:
-        from ..ddos.model import DDOSModel
+        from ..io.ddos_model import load_model  # checks the file before torch is imported
 
-        model = DDOSModel.load(args.model)
+        model = load_model(args.model)
         name, n_features = model.name, model.n_features
         T_range = (model.geometry.T_shells[0], model.geometry.T_shells[-1])
         campaign_fn = None

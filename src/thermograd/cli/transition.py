@@ -42,10 +42,11 @@ def run(args: argparse.Namespace) -> int:
 
     T = parse_temperatures(args.T, default_points=81)
     check_outputs([(args.plot, "plot")], inputs=[args.model_a, args.model_b, args.theta], force=args.force)
-    from ..ddos.model import DDOSModel
+    from ..io.ddos_model import load_model  # checks the file before torch is imported
+
+    a, b = load_model(args.model_a), load_model(args.model_b)
     from ..thermo.transition import transition_temperature
 
-    a, b = DDOSModel.load(args.model_a), DDOSModel.load(args.model_b)
     theta = load_theta(args.theta, a.n_features, args.element)[0]
     res = transition_temperature(a, b, theta, T, method=args.method)
     if res.out_of_range_at_Tc and not args.allow_extrapolation:

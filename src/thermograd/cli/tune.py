@@ -68,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
     )[0]
     plot = args.plot
-    from ..ddos.model import DDOSModel
+    from ..io.ddos_model import load_model  # checks the file before torch is imported
+
+    a, b = load_model(args.model_a), load_model(args.model_b)
     from ..thermo.tune import check_target, tune_transition
 
-    a, b = DDOSModel.load(args.model_a), DDOSModel.load(args.model_b)
     theta, coeffs, el = load_theta(args.theta, a.n_features, args.element)
     keep = tuple(args.keep) if args.keep else ("0K-difference",)
     T_grid = np.unique(np.r_[T, args.target_Tc]) if T[0] <= args.target_Tc <= T[-1] else T
