@@ -283,6 +283,7 @@ def _campaign(f) -> dict:
         **_root_provenance(f.attrs),
         "config_hash": _str(f.attrs.get("config_hash")),
         "seed": _num(f.attrs.get("seed")),
+        "sampler": _str(f.attrs.get("sampler")) or "v1 (earlier thermograd: readable, not resumable)",
         "grown": history,
         "potential": {k: v for k, v in (cfg.get("potential") or {}).items() if v is not None},
         "descriptor": {k: v for k, v in (cfg.get("descriptor") or {}).items() if v is not None},

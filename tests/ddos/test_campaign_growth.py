@@ -173,3 +173,17 @@ def test_moved_run_folder_keeps_the_campaign_identity(tmp_path: Path) -> None:
     assert identity(a) == identity(b)
     (b / "cell.xyz").write_text((b / "cell.xyz").read_text().replace("1.5 1.5 1.5", "1.5 1.5 1.4"))
     assert identity(a) != identity(b)
+
+
+def test_a_campaign_of_the_earlier_sampler_is_read_but_not_resumed(tmp_path: Path) -> None:
+    """Files made before chunks were seeded by value (no ``sampler`` attribute) stay readable; resuming or
+    growing one would mix two draws, so it is refused in one line and the file is left as it was."""
+    path = tmp_path / "old.h5"
+    run(path)
+    with h5py.File(path, "r+") as f:
+        del f.attrs["sampler"]
+    before = sha(path)
+    assert len(load_datasets(path)) == 1
+    with pytest.raises(StoreError, match=r"sampled by an earlier thermograd .* not resumed or grown"):
+        run(path, shells=[*BASE["shells"], 2700.0])
+    assert sha(path) == before

@@ -42,6 +42,9 @@ from .campaign_growth import CampaignChange, compare
 
 FORMAT = "thermograd-campaign"
 FORMAT_VERSION = 1
+#: how chunks are drawn and seeded; a file of another sampler is read but never resumed or grown (mixing two
+#: draws would make the file depend on when it was interrupted)
+SAMPLER = "v2: Cartesian Gaussian projected on the modes; chunks seeded by (phase, strain, T_shell, chunk)"
 UNITS = "LAMMPS metal: length Å, energy eV, mass amu, temperature K; energies per atom unless named _total"
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CampaignLock", "CampaignStore", "Reference", "check_campaign_file"]
@@ -144,6 +147,7 @@ def check_campaign_file(
             fmt = _attr_str(f.attrs.get("format"))
             version = f.attrs.get("format_version")
             stored_hash = _attr_str(f.attrs.get("config_hash"))
+            sampler = _attr_str(f.attrs.get("sampler"))
             stored_canonical = _attr_str(f["config"].attrs.get("canonical_json")) if "config" in f else None
     except (OSError, KeyError) as exc:
         raise StoreError(
@@ -167,6 +171,12 @@ def check_campaign_file(
         )
     if canonical is None:
         return None
+    if sampler != SAMPLER:
+        raise StoreError(
+            f"{path} was sampled by an earlier thermograd (sampler {sampler or 'v1'}: draws in mode coordinates, "
+            f"chunks seeded by position); it can still be read (fit, predict, info) but not resumed or grown "
+            f"with this sampler ({SAMPLER}); write to another output path"
+        )
     try:
         stored = json.loads(stored_canonical) if stored_canonical else None
     except ValueError:
@@ -268,6 +278,7 @@ class CampaignStore:
                     f.attrs["format_version"] = FORMAT_VERSION
                     f.attrs["config_hash"] = config_hash
                     f.attrs["seed"] = seed
+                    f.attrs["sampler"] = SAMPLER
                     f.attrs["units"] = UNITS
                     f.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
                     for k, v in _versions().items():
