@@ -138,7 +138,7 @@ def external_cluster(workers: int, folder: Path):
 
 def one_run(n_chunks: int, per_shell: int, executor: str, workers: int, folder: Path, trace: bool) -> dict:
     """Run one campaign of ``n_chunks`` chunks (``per_shell`` per shell) in this process; measure the driver."""
-    from thermograd.ddos.campaign_config import CampaignConfig
+    from thermograd.ddos.sampling.campaign_config import CampaignConfig
 
     if per_shell < 2 or n_chunks % per_shell:
         raise SystemExit(f"--chunks must be a multiple of --per-shell ({per_shell}), which must be >= 2")
@@ -171,8 +171,8 @@ def _measure(config, path: Path, executor: str, workers: int, scheduler: str | N
     """Driver RSS and wall time of one :func:`run_campaign` call (and its Python allocations with ``trace``)."""
     import tracemalloc
 
-    from thermograd.ddos.campaign import run_campaign
-    from thermograd.ddos.references import ToyReferenceBuilder
+    from thermograd.ddos.sampling.campaign import run_campaign
+    from thermograd.testing.toy import ToyReferenceBuilder
 
     rss_start = _rss_mib()
     if trace:

@@ -27,10 +27,10 @@ REF = Path(__file__).resolve().parents[1] / "tests" / "references"
 
 def main() -> None:
     from thermograd.config import load_yaml_model
-    from thermograd.ddos.campaign import load_datasets, run_campaign
-    from thermograd.ddos.campaign_config import CampaignConfig
-    from thermograd.ddos.cumulant import CumulantEstimator
-    from thermograd.ddos.model import DDOSModel
+    from thermograd.ddos.estimators.cumulant import CumulantEstimator
+    from thermograd.ddos.estimators.model import DDOSModel
+    from thermograd.ddos.sampling.campaign import load_datasets, run_campaign
+    from thermograd.ddos.sampling.campaign_config import CampaignConfig
     from thermograd.engines.potentials import find_potential_file
     from thermograd.io.snap import read_snapcoeff
 
@@ -57,7 +57,7 @@ def main() -> None:
     score = DDOSModel.fit(ds).predict(theta, T)
     tilted = {}
     if args.tilt:
-        from thermograd.ddos.tilt_campaign import load_tilted, run_tilt
+        from thermograd.ddos.sampling.tilt_campaign import load_tilted, run_tilt
 
         for i, lab in enumerate(files):
             out = work / f"tilt-{lab}-2500.h5"

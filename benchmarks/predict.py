@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thermograd.ddos.model import DDOSModel
+from thermograd.ddos.estimators.model import DDOSModel
 from thermograd.io.descriptordos import load_descriptordos, write_descriptordos_pickle
 from thermograd.io.snap import read_snapcoeff
 from thermograd.units import KB

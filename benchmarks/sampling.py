@@ -216,9 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ddos-python", default=None, help="python of a venv with DescriptorDOS installed")
     args = p.parse_args(argv)
 
-    from thermograd.ddos.campaign import run_campaign
-    from thermograd.ddos.campaign_config import CampaignConfig
-    from thermograd.ddos.references import LammpsReferenceBuilder
+    from thermograd.ddos.sampling.campaign import run_campaign
+    from thermograd.ddos.sampling.campaign_config import CampaignConfig
+    from thermograd.ddos.sampling.references import LammpsReferenceBuilder
     from thermograd.engines.potentials import Potential
 
     shells = [500.0, 1500.0]

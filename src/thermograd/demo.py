@@ -131,10 +131,10 @@ def run_demo(
     written atomically.
     """
     from .config import validate_model
-    from .ddos.campaign import load_datasets, run_campaign
-    from .ddos.campaign_config import CampaignConfig
-    from .ddos.cumulant import CumulantEstimator
-    from .ddos.model import DDOSModel
+    from .ddos.estimators.cumulant import CumulantEstimator
+    from .ddos.estimators.model import DDOSModel
+    from .ddos.sampling.campaign import load_datasets, run_campaign
+    from .ddos.sampling.campaign_config import CampaignConfig
     from .engines.potentials import Potential
     from .io.snap import read_snapcoeff
     from .outputs import atomic_path

@@ -64,8 +64,14 @@ def _sites(atoms, symbol):
 def _eval(backend, system, lam, policy="cross-group", **kw):
     graph = build_graph(system, backend.cutoff, policy=policy)
     atoms = system.atoms
-    return evaluate(backend, graph, torch.tensor(atoms.positions), torch.tensor(atoms.cell.array),
-                    torch.tensor(lam, dtype=F64), **kw)
+    return evaluate(
+        backend,
+        graph,
+        torch.tensor(atoms.positions),
+        torch.tensor(atoms.cell.array),
+        torch.tensor(lam, dtype=F64),
+        **kw,
+    )
 
 
 def _assert_matches_plain(backend, res, atoms, keep=None):
@@ -136,8 +142,12 @@ def test_pair_repulsion_vacancy_ghost_drops_out(zbl, nacl):
 def test_two_independent_sublattices_are_endpoint_exact(nakcl, nacl):
     """(Na,K)(Cl,Br): the default cross-group policy keeps the cation–anion messages at every corner."""
     na, cl = _sites(nacl, "Na"), _sites(nacl, "Cl")
-    groups = [AlchemicalGroup(na, "Na"), AlchemicalGroup(na, "K"), AlchemicalGroup(cl, "Cl"),
-              AlchemicalGroup(cl, "Br")]
+    groups = [
+        AlchemicalGroup(na, "Na"),
+        AlchemicalGroup(na, "K"),
+        AlchemicalGroup(cl, "Cl"),
+        AlchemicalGroup(cl, "Br"),
+    ]
     for lam in ([1, 0, 1, 0], [1, 0, 0, 1], [0, 1, 1, 0], [0, 1, 0, 1]):
         system = AlchemicalSystem(nacl, groups, lam=np.array(lam, dtype=float))
         _assert_matches_plain(nakcl, _eval(nakcl, system, lam), system.endpoint_atoms())
@@ -164,8 +174,14 @@ def _energy(backend, system, lam, positions=None, cell=None):
     moved = AlchemicalSystem(atoms, system.groups, system.constraints, system.lam)
     graph = build_graph(moved, backend.cutoff)
     with torch.no_grad():
-        return float(backend.energy(graph, torch.tensor(atoms.positions), torch.tensor(atoms.cell.array),
-                                    torch.tensor(lam, dtype=F64)))
+        return float(
+            backend.energy(
+                graph,
+                torch.tensor(atoms.positions),
+                torch.tensor(atoms.cell.array),
+                torch.tensor(lam, dtype=F64),
+            )
+        )
 
 
 @pytest.mark.parametrize("case", ["substitution", "vacancy"])
@@ -224,8 +240,12 @@ def test_stress_lambda_jacobian_matches_central_differences(nakcl, nacl):
     h = 1e-5
     for g in range(2):
         step = np.eye(2)[g] * h
-        s_p, s_m = (evaluate(nakcl, graph, pos, cell, torch.tensor(lam + sign * step), forces=False,
-                             alchemical=False).stress for sign in (1, -1))
+        s_p, s_m = (
+            evaluate(
+                nakcl, graph, pos, cell, torch.tensor(lam + sign * step), forces=False, alchemical=False
+            ).stress
+            for sign in (1, -1)
+        )
         np.testing.assert_allclose(jac[..., g].numpy(), ((s_p - s_m) / (2 * h)).numpy(), rtol=1e-6, atol=1e-9)
 
 
@@ -260,11 +280,13 @@ def test_batched_graph_gives_per_system_energies(nakcl, nacl):
     lams = [np.array([0.8, 0.2]), np.array([0.1, 0.9])]
     pos, cell = torch.tensor(nacl.positions), torch.tensor(nacl.cell.array)
     single = [evaluate(nakcl, graph, pos, cell, torch.tensor(lam)) for lam in lams]
-    batched = evaluate(nakcl, batch_graphs([graph, graph]), torch.cat([pos, pos]), cell,
-                       torch.tensor(np.concatenate(lams)))
+    batched = evaluate(
+        nakcl, batch_graphs([graph, graph]), torch.cat([pos, pos]), cell, torch.tensor(np.concatenate(lams))
+    )
     np.testing.assert_allclose(batched.energy.numpy(), [float(r.energy) for r in single], atol=1e-10)
-    np.testing.assert_allclose(batched.dE_dlam.numpy(), np.concatenate([r.dE_dlam.numpy() for r in single]),
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        batched.dE_dlam.numpy(), np.concatenate([r.dE_dlam.numpy() for r in single]), atol=1e-10
+    )
 
 
 # ---------------------------------------------------------------------------------------------- construction

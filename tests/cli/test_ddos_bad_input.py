@@ -53,9 +53,9 @@ def fe(fe_shells, tmp_path_factory):
 @pytest.fixture(scope="module")
 def toy_campaign(tmp_path_factory):
     """A complete engine-free campaign file (one phase, four shells, raw samples kept)."""
-    from thermograd.ddos.campaign import run_campaign
-    from thermograd.ddos.campaign_config import CampaignConfig
-    from thermograd.ddos.references import ToyReferenceBuilder
+    from thermograd.ddos.sampling.campaign import run_campaign
+    from thermograd.ddos.sampling.campaign_config import CampaignConfig
+    from thermograd.testing.toy import ToyReferenceBuilder
 
     path = tmp_path_factory.mktemp("toy") / "camp.h5"
     config = CampaignConfig.model_validate(

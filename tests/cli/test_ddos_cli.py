@@ -150,9 +150,9 @@ def test_user_errors_exit_2(fe_models, tmp_path, capsys):
 
 def test_fit_thermograd_campaign_file(tmp_path, capsys):
     """An HDF5 campaign (engine-free toy, 2 strains) → one model per data set via {name}; --phase selects."""
-    from thermograd.ddos.campaign import run_campaign
-    from thermograd.ddos.campaign_config import CampaignConfig
-    from thermograd.ddos.references import ToyReferenceBuilder
+    from thermograd.ddos.sampling.campaign import run_campaign
+    from thermograd.ddos.sampling.campaign_config import CampaignConfig
+    from thermograd.testing.toy import ToyReferenceBuilder
 
     campaign = tmp_path / "toy.h5"
     config = CampaignConfig.model_validate(

@@ -33,9 +33,9 @@ def refused(capsys, argv, fragment: str, folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def toy_campaign(tmp_path_factory):
-    from thermograd.ddos.campaign import run_campaign
-    from thermograd.ddos.campaign_config import CampaignConfig
-    from thermograd.ddos.references import ToyReferenceBuilder
+    from thermograd.ddos.sampling.campaign import run_campaign
+    from thermograd.ddos.sampling.campaign_config import CampaignConfig
+    from thermograd.testing.toy import ToyReferenceBuilder
 
     path = tmp_path_factory.mktemp("toy") / "camp.h5"
     config = CampaignConfig.model_validate(
@@ -98,7 +98,7 @@ def test_force_replaces_an_old_model(work, capsys):
 
 
 def test_outputs_checked_before_the_fit(work, capsys, monkeypatch):
-    from thermograd.ddos.model import DDOSModel
+    from thermograd.ddos.estimators.model import DDOSModel
 
     def no_fit(*a, **k):
         raise AssertionError("outputs must be checked before fitting")
@@ -108,7 +108,7 @@ def test_outputs_checked_before_the_fit(work, capsys, monkeypatch):
 
 
 def test_unwritable_folder_refused_before_the_fit(work, capsys, monkeypatch):
-    from thermograd.ddos.model import DDOSModel
+    from thermograd.ddos.estimators.model import DDOSModel
 
     def no_fit(*a, **k):
         raise AssertionError("outputs must be checked before fitting")

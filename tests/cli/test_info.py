@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from thermograd.cli import main
-from thermograd.ddos.campaign import run_campaign
-from thermograd.ddos.campaign_config import CampaignConfig
-from thermograd.ddos.references import ToyReferenceBuilder
-from thermograd.ddos.tasks import run_chunk
-from thermograd.ddos.tilt_campaign import TiltPlan, run_tilt
+from thermograd.ddos.sampling.campaign import run_campaign
+from thermograd.ddos.sampling.campaign_config import CampaignConfig
+from thermograd.ddos.sampling.tasks import run_chunk
+from thermograd.ddos.sampling.tilt_campaign import TiltPlan, run_tilt
 from thermograd.errors import EngineError
 from thermograd.io.snap import SnapCoefficients, write_snapcoeff
+from thermograd.testing.toy import ToyReferenceBuilder
 from thermograd.units import KB
 
 TOY = {

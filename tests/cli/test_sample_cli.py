@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from thermograd.cli import main
-from thermograd.ddos.campaign import load_datasets, run_campaign
-from thermograd.ddos.campaign_config import CampaignConfig
-from thermograd.ddos.references import ToyReferenceBuilder
+from thermograd.ddos.sampling.campaign import load_datasets, run_campaign
+from thermograd.ddos.sampling.campaign_config import CampaignConfig
+from thermograd.testing.toy import ToyReferenceBuilder
 
 MO = {
     "output": "mo.h5",

@@ -1,4 +1,4 @@
-"""Tests of D-DOS sampling campaigns (thermograd.ddos.campaign): determinism across executors, resume after a
+"""Tests of D-DOS sampling campaigns (thermograd.ddos.sampling.campaign): determinism across executors, resume after a
 crash, the HDF5 layout, refusal of foreign files, and the reader ``load_datasets``.
 
 Most tests use the engine-free pair-descriptor toy (ToyReferenceBuilder + ToyDescriptorSpec) so that they run
@@ -18,13 +18,13 @@ import h5py
 import numpy as np
 import pytest
 
-from thermograd.ddos.campaign import load_datasets, plan_chunks, run_campaign
-from thermograd.ddos.campaign_config import CampaignConfig
-from thermograd.ddos.campaign_store import FORMAT, CampaignLock
-from thermograd.ddos.references import ToyReferenceBuilder
-from thermograd.ddos.sketch import ShellSketch
-from thermograd.ddos.tasks import run_chunk
+from thermograd.ddos.sampling.campaign import load_datasets, plan_chunks, run_campaign
+from thermograd.ddos.sampling.campaign_config import CampaignConfig
+from thermograd.ddos.sampling.campaign_store import FORMAT, CampaignLock
+from thermograd.ddos.sampling.sketch import ShellSketch
+from thermograd.ddos.sampling.tasks import run_chunk
 from thermograd.errors import EngineError, StoreError, UnstableStructureError
+from thermograd.testing.toy import ToyReferenceBuilder
 from thermograd.units import KB
 
 TOY = {
@@ -238,10 +238,10 @@ def test_killed_driver_leaves_a_resumable_file(reference_file: Path, tmp_path: P
     script.write_text(
         textwrap.dedent(f"""
         import sys, time
-        from thermograd.ddos.campaign import run_campaign
-        from thermograd.ddos.campaign_config import CampaignConfig
-        from thermograd.ddos.references import ToyReferenceBuilder
-        from thermograd.ddos.tasks import run_chunk
+        from thermograd.ddos.sampling.campaign import run_campaign
+        from thermograd.ddos.sampling.campaign_config import CampaignConfig
+        from thermograd.testing.toy import ToyReferenceBuilder
+        from thermograd.ddos.sampling.tasks import run_chunk
         config = CampaignConfig.model_validate({{**{TOY!r}, "output": {str(path)!r}}})
         def slow(context, task):
             print("chunk", flush=True)
@@ -377,7 +377,7 @@ def test_lammps_eam_reference_with_generic_compute_descriptor(tmp_path: Path) ->
 def test_chunks_in_flight_follow_the_dask_cluster_size() -> None:
     """With a scheduler address and no --workers, every worker thread of the cluster gets work (two chunks per
     thread in flight), re-read as workers join; without a cluster, two per requested worker."""
-    from thermograd.ddos.campaign import _in_flight
+    from thermograd.ddos.sampling.campaign import _in_flight
 
     class Client:
         def __init__(self, threads):

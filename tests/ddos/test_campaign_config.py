@@ -1,4 +1,4 @@
-"""Tests of the campaign run-file model (thermograd.ddos.campaign_config)."""
+"""Tests of the campaign run-file model (thermograd.ddos.sampling.campaign_config)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from thermograd.ddos.campaign_config import CampaignConfig, load_campaign_config
+from thermograd.ddos.sampling.campaign_config import CampaignConfig, load_campaign_config
 from thermograd.errors import ConfigError
 
 BASE = {

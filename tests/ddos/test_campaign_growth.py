@@ -12,11 +12,12 @@ import h5py
 import numpy as np
 import pytest
 
-from thermograd.ddos.campaign import load_datasets, run_campaign
-from thermograd.ddos.campaign_config import CampaignConfig, load_campaign_config
-from thermograd.ddos.references import LammpsReferenceBuilder, ToyReferenceBuilder
-from thermograd.ddos.tasks import run_chunk
+from thermograd.ddos.sampling.campaign import load_datasets, run_campaign
+from thermograd.ddos.sampling.campaign_config import CampaignConfig, load_campaign_config
+from thermograd.ddos.sampling.references import LammpsReferenceBuilder
+from thermograd.ddos.sampling.tasks import run_chunk
 from thermograd.errors import StoreError
+from thermograd.testing.toy import ToyReferenceBuilder
 
 BASE = {
     "seed": 3,

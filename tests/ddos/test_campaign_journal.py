@@ -16,11 +16,11 @@ import h5py
 import numpy as np
 import pytest
 
-from thermograd.ddos.campaign import run_campaign
-from thermograd.ddos.campaign_config import CampaignConfig
-from thermograd.ddos.campaign_journal import CampaignJournal, file_is_readable
-from thermograd.ddos.references import ToyReferenceBuilder
-from thermograd.ddos.tasks import run_chunk
+from thermograd.ddos.sampling.campaign import run_campaign
+from thermograd.ddos.sampling.campaign_config import CampaignConfig
+from thermograd.ddos.sampling.campaign_journal import CampaignJournal, file_is_readable
+from thermograd.ddos.sampling.tasks import run_chunk
+from thermograd.testing.toy import ToyReferenceBuilder
 
 TOY = {
     "seed": 8,
@@ -73,11 +73,11 @@ def kill_driver(path: Path, where: str, after: int) -> None:
     script = textwrap.dedent(
         f"""
         import os, signal
-        from thermograd.ddos import campaign_store
-        from thermograd.ddos.campaign import run_campaign
-        from thermograd.ddos.campaign_config import CampaignConfig
-        from thermograd.ddos.references import ToyReferenceBuilder
-        from thermograd.ddos.tasks import run_chunk
+        from thermograd.ddos.sampling import campaign_store
+        from thermograd.ddos.sampling.campaign import run_campaign
+        from thermograd.ddos.sampling.campaign_config import CampaignConfig
+        from thermograd.testing.toy import ToyReferenceBuilder
+        from thermograd.ddos.sampling.tasks import run_chunk
         calls = 0
         def hit():
             global calls

@@ -1,4 +1,4 @@
-"""Cumulant-3 (Gamma) closure and exact α integral (thermograd.ddos.cumulant)."""
+"""Cumulant-3 (Gamma) closure and exact α integral (thermograd.ddos.estimators.cumulant)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from thermograd.ddos.cumulant import CumulantEstimator, gamma_closure_log_mgf
-from thermograd.ddos.synthetic import harmonic_campaign
+from thermograd.ddos.estimators.cumulant import CumulantEstimator, gamma_closure_log_mgf
 from thermograd.errors import InputError
 from thermograd.harmonic import Modes, harmonic_free_energy
+from thermograd.testing.synthetic import harmonic_campaign
 from thermograd.units import KB
 
 N_ATOMS = 16

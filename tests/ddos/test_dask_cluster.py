@@ -33,11 +33,11 @@ import h5py
 import numpy as np
 import pytest
 
-from thermograd.ddos.campaign import run_campaign
-from thermograd.ddos.campaign_config import CampaignConfig
-from thermograd.ddos.references import ToyReferenceBuilder
-from thermograd.ddos.tasks import run_chunk
+from thermograd.ddos.sampling.campaign import run_campaign
+from thermograd.ddos.sampling.campaign_config import CampaignConfig
+from thermograd.ddos.sampling.tasks import run_chunk
 from thermograd.errors import EngineError
+from thermograd.testing.toy import ToyReferenceBuilder
 
 TOY = {
     "seed": 11,

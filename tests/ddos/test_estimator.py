@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from thermograd.ddos.conjugate import exact_conjugate
-from thermograd.ddos.estimator import free_energy_core, reweighting_free_energy
-from thermograd.ddos.model import DDOSModel
-from thermograd.ddos.synthetic import gaussian_campaign, gaussian_free_energy, gaussian_model
+from thermograd.ddos.estimators.conjugate import exact_conjugate
+from thermograd.ddos.estimators.core import free_energy_core, reweighting_free_energy
+from thermograd.ddos.estimators.model import DDOSModel
+from thermograd.testing.synthetic import gaussian_campaign, gaussian_free_energy, gaussian_model
 
 N_ATOMS = 54
 MASS, KAPPA_BAR, LOG_NU = 55.85, 10.0, -0.1
@@ -172,7 +172,7 @@ def test_compare_with_reweighting_warns_on_collapse(fitted):
     """Weak tilt: no warning; a 30× stronger model makes the reweighting ESS collapse → warning."""
     import warnings
 
-    from thermograd.ddos.uncertainty import compare_with_reweighting
+    from thermograd.ddos.estimators.uncertainty import compare_with_reweighting
 
     ds, model = fitted
     with warnings.catch_warnings():
@@ -186,7 +186,7 @@ def test_compare_with_reweighting_warns_on_collapse(fitted):
 
 
 def test_bootstrap_spread_is_consistent_with_sigma():
-    from thermograd.ddos.uncertainty import bootstrap_free_energy
+    from thermograd.ddos.estimators.uncertainty import bootstrap_free_energy
 
     ds = gaussian_campaign(
         mean_fn,
@@ -226,7 +226,7 @@ def test_table_path_agrees_with_exact_for_higher_order(fe_shells):
 def test_compiled_path_matches_torch_path(fitted, n_models):
     """backend="auto" (compiled loop, envelope gradient) equals the torch/autograd path to rounding, for single
     calls and batches, including σ, the model-error term and out-of-range flags."""
-    from thermograd.ddos.fastpath import HAVE_NUMBA
+    from thermograd.ddos.estimators.fastpath import HAVE_NUMBA
 
     assert HAVE_NUMBA, "numba is a dependency of thermograd"
     _, model = fitted
@@ -260,7 +260,7 @@ def test_predictor_rejects_bad_input(fitted):
 
 def test_piecewise_beta_path_equals_per_component_path(fitted):
     """Bucketed piecewise-quadratic shell sums (values-only batch path) = per-component closed form."""
-    from thermograd.ddos.conjugate import PiecewiseBeta
+    from thermograd.ddos.estimators.conjugate import PiecewiseBeta
     from thermograd.units import KB
 
     _, model = fitted

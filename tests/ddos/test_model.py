@@ -6,10 +6,10 @@ import h5py
 import numpy as np
 import pytest
 
-from thermograd.ddos.model import DDOSModel
-from thermograd.ddos.synthetic import harmonic_campaign
+from thermograd.ddos.estimators.model import DDOSModel
 from thermograd.errors import InputError, StoreError
 from thermograd.harmonic import Modes, harmonic_free_energy
+from thermograd.testing.synthetic import harmonic_campaign
 from thermograd.units import KB
 
 N_ATOMS = 16

@@ -3,7 +3,7 @@
 Another machine differs from this one in two ways that matter: LAPACK may return the eigenvectors of
 degenerate modes in another basis (and any eigenvector with another sign), and BLAS kernels round matrix
 products differently. The first used to change every sample (the draw was made in mode coordinates); the
-draw is now a function of the Hessian alone (thermograd.ddos.shells.shell_displacements). These tests force
+draw is now a function of the Hessian alone (thermograd.ddos.sampling.shells.shell_displacements). These tests force
 both differences on one machine (eigenvectors rotated within degenerate subspaces; another
 ``OPENBLAS_CORETYPE`` in a subprocess) and require the samples to agree within a stated rounding tolerance.
 
@@ -26,11 +26,11 @@ import h5py
 import numpy as np
 import pytest
 
-from thermograd.ddos.campaign import run_campaign
-from thermograd.ddos.campaign_config import CampaignConfig
-from thermograd.ddos.references import ToyReferenceBuilder
-from thermograd.ddos.shells import shell_displacements
+from thermograd.ddos.sampling.campaign import run_campaign
+from thermograd.ddos.sampling.campaign_config import CampaignConfig
+from thermograd.ddos.sampling.shells import shell_displacements
 from thermograd.harmonic import Modes
+from thermograd.testing.toy import ToyReferenceBuilder
 
 RTOL = 1e-9
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thermograd.ddos.score import fit_score, hyvarinen_loss, monomial_features, select_order
+from thermograd.ddos.estimators.score import fit_score, hyvarinen_loss, monomial_features, select_order
 from thermograd.errors import InputError
 
 N_ATOMS = 32

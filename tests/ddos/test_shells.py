@@ -1,4 +1,4 @@
-"""Tests of exact harmonic-shell sampling (thermograd.ddos.shells)."""
+"""Tests of exact harmonic-shell sampling (thermograd.ddos.sampling.shells)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from thermograd.ddos.shells import ShellSamples, sample_shell, shell_displacements, task_seed
+from thermograd.ddos.sampling.shells import ShellSamples, sample_shell, shell_displacements, task_seed
 from thermograd.errors import InputError
 from thermograd.harmonic import Modes, modes_from_hessian, shell_alpha
 from thermograd.units import KB
@@ -86,7 +86,7 @@ def test_task_seed_is_deterministic_across_processes() -> None:
     assert task_seed(7, np.int64(3)).spawn_key == task_seed(7, 3).spawn_key
     # independent of PYTHONHASHSEED: a fresh interpreter with another hash seed gives the same state
     code = (
-        "from thermograd.ddos.shells import task_seed; "
+        "from thermograd.ddos.sampling.shells import task_seed; "
         "print(task_seed(7, 'bcc', 'strain=0.010', 3).generate_state(2).tolist())"
     )
     outs = {

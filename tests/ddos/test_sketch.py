@@ -1,4 +1,4 @@
-"""Tests of mergeable shell sketches (thermograd.ddos.sketch)."""
+"""Tests of mergeable shell sketches (thermograd.ddos.sampling.sketch)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from thermograd.ddos.dataset import ShellData
-from thermograd.ddos.shells import sample_shell, task_seed
-from thermograd.ddos.sketch import ShellSketch
-from thermograd.ddos.toy import PairDescriptorToy
+from thermograd.ddos.sampling.shells import sample_shell, task_seed
+from thermograd.ddos.sampling.sketch import ShellSketch
 from thermograd.errors import InputError, StoreError
+from thermograd.testing.toy import PairDescriptorToy
 
 
 def correlated_samples(n: int, seed: int, d: int = 4) -> np.ndarray:

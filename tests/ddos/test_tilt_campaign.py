@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from thermograd.cli import main
-from thermograd.ddos.campaign import load_datasets, run_campaign
-from thermograd.ddos.campaign_config import CampaignConfig
-from thermograd.ddos.cumulant import CumulantEstimator
-from thermograd.ddos.references import ToyReferenceBuilder
-from thermograd.ddos.tilt_campaign import TiltPlan, load_tilted, run_tilt, shell_ess
+from thermograd.ddos.estimators.cumulant import CumulantEstimator
+from thermograd.ddos.sampling.campaign import load_datasets, run_campaign
+from thermograd.ddos.sampling.campaign_config import CampaignConfig
+from thermograd.ddos.sampling.tilt_campaign import TiltPlan, load_tilted, run_tilt, shell_ess
 from thermograd.errors import InputError, StoreError
 from thermograd.io.snap import SnapCoefficients, write_snapcoeff
+from thermograd.testing.toy import ToyReferenceBuilder
 
 PLAN = TiltPlan(lambdas=(0.5, 1.0), n_chains=6, n_steps=8, n_burn=4, thin=2, seed=3)
 T_TILT = 1200.0

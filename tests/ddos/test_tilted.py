@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy.special import gammaln, ive, logsumexp
 
-from thermograd.ddos.shells import sample_shell
-from thermograd.ddos.tilted import sample_tilted_shell, solve_mbar
+from thermograd.ddos.sampling.shells import sample_shell
+from thermograd.ddos.sampling.tilted import sample_tilted_shell, solve_mbar
 from thermograd.errors import InputError
 from thermograd.harmonic import Modes
 from thermograd.units import KB

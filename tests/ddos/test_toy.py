@@ -1,4 +1,4 @@
-"""Tests of the engine-free toy models (thermograd.ddos.toy) and the exact harmonic D-DOS identity."""
+"""Tests of the engine-free toy models (thermograd.testing.toy) and the exact harmonic D-DOS identity."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from scipy.optimize import minimize_scalar
 from scipy.special import logsumexp
 
-from thermograd.ddos.shells import sample_shell, shell_displacements, task_seed
-from thermograd.ddos.toy import HarmonicDescriptor, PairDescriptorToy
+from thermograd.ddos.sampling.shells import sample_shell, shell_displacements, task_seed
 from thermograd.errors import InputError
 from thermograd.harmonic import harmonic_free_energy, shell_alpha, shell_entropy
+from thermograd.testing.toy import HarmonicDescriptor, PairDescriptorToy
 from thermograd.units import KB
 
 

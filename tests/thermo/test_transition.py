@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from thermograd.ddos.model import DDOSModel
-from thermograd.ddos.synthetic import gaussian_free_energy, gaussian_model
+from thermograd.ddos.estimators.model import DDOSModel
 from thermograd.errors import InputError
 from thermograd.io.descriptordos import load_descriptordos
 from thermograd.io.snap import read_snapcoeff
+from thermograd.testing.synthetic import gaussian_free_energy, gaussian_model
 from thermograd.thermo.transition import transition_temperature
 
 N_ATOMS, MASS = 54, 55.85

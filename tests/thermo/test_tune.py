@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thermograd.ddos.model import DDOSModel
+from thermograd.ddos.estimators.model import DDOSModel
 from thermograd.errors import InputError
 from thermograd.io.descriptordos import load_descriptordos
 from thermograd.io.snap import read_snapcoeff

@@ -114,11 +114,13 @@ def test_nonpositive_temperature(fe_system):
 def test_npt_volume_then_frenkel_ladd_gives_gibbs_energy(fe_system):
     from thermograd.ti import run_frenkel_ladd
 
-    r = run_frenkel_ladd(fe_system, 300.0, pressure=0.0, n_npt=600, n_equil=50, n_switch=200, n_repeats=2,
-                         n_msd=200, seed=5)
+    r = run_frenkel_ladd(
+        fe_system, 300.0, pressure=0.0, n_npt=600, n_equil=50, n_switch=200, n_repeats=2, n_msd=200, seed=5
+    )
     assert r.pressure == 0.0 and r.G == pytest.approx(r.F)
     # thermal expansion at 300 K and P = 0: the volume moves by well under 2 % from the 0 K lattice
     assert abs(r.volume / (2.855**3 / 2) - 1) < 0.02
-    r1 = run_frenkel_ladd(fe_system, 300.0, pressure=1e4, n_npt=600, n_equil=50, n_switch=200, n_repeats=2,
-                          n_msd=200, seed=5)
+    r1 = run_frenkel_ladd(
+        fe_system, 300.0, pressure=1e4, n_npt=600, n_equil=50, n_switch=200, n_repeats=2, n_msd=200, seed=5
+    )
     assert r1.volume < r.volume and r1.G > r1.F  # compressed by 1 GPa; G = F + PV

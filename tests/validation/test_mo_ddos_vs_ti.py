@@ -51,8 +51,8 @@ def _coeffs():
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     from thermograd.config import load_yaml_model
-    from thermograd.ddos.campaign import load_datasets, run_campaign
-    from thermograd.ddos.campaign_config import CampaignConfig
+    from thermograd.ddos.sampling.campaign import load_datasets, run_campaign
+    from thermograd.ddos.sampling.campaign_config import CampaignConfig
 
     work = tmp_path_factory.mktemp("mo")
     shutil.copy(REF / "mo_bcc_campaign.yaml", work / "run.yaml")
@@ -78,7 +78,7 @@ def _rows(res, coeffs, labels, temps):
 
 @pytest.fixture(scope="module")
 def predictions(campaign, ti_reference):
-    from thermograd.ddos.cumulant import CumulantEstimator
+    from thermograd.ddos.estimators.cumulant import CumulantEstimator
 
     coeffs = _coeffs()
     thetas = np.stack([coeffs[k].theta() for k in FILES])
@@ -90,8 +90,8 @@ def predictions(campaign, ti_reference):
 def tilted_prediction(campaign, ti_reference, tmp_path_factory):
     """Reference θ at 2500 K with the shells whose uniform ESS < 50 sampled again under a tilt ladder (16 chains
     per rung instead of the default 32, to keep this test near 6 min on 2 cores)."""
-    from thermograd.ddos.cumulant import CumulantEstimator
-    from thermograd.ddos.tilt_campaign import TiltPlan, load_tilted, run_tilt
+    from thermograd.ddos.estimators.cumulant import CumulantEstimator
+    from thermograd.ddos.sampling.tilt_campaign import TiltPlan, load_tilted, run_tilt
 
     path, ds = campaign
     coeffs = _coeffs()

@@ -85,8 +85,14 @@ def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
-def random_mace_model(z_table: Sequence[int | str], seed: int = 0, *, dtype: torch.dtype = torch.float64,
-                      pair_repulsion: bool = False, **hparams: Any) -> torch.nn.Module:
+def random_mace_model(
+    z_table: Sequence[int | str],
+    seed: int = 0,
+    *,
+    dtype: torch.dtype = torch.float64,
+    pair_repulsion: bool = False,
+    **hparams: Any,
+) -> torch.nn.Module:
     """A ``ScaleShiftMACE`` with MACE-MP-0 architecture and random weights, for tests and benchmarks.
 
     The architecture follows MP-0 (non-residual first interaction, residual later ones, Bessel radial basis
@@ -196,8 +202,14 @@ class MaceAlchemicalBackend:
 
     name = "mace"
 
-    def __init__(self, model: torch.nn.Module, *, head: str | None = None, dtype: torch.dtype | None = None,
-                 device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        head: str | None = None,
+        dtype: torch.dtype | None = None,
+        device: str | torch.device = "cpu",
+    ):
         modules = _import_mace()
         if not isinstance(model, modules.MACE):
             raise InputError(f"expected a mace MACE/ScaleShiftMACE model, got {type(model).__name__}")
@@ -223,8 +235,14 @@ class MaceAlchemicalBackend:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_file(cls, path: str | Path, *, head: str | None = None, dtype: torch.dtype | None = None,
-                  device: str | torch.device = "cpu") -> MaceAlchemicalBackend:
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        head: str | None = None,
+        dtype: torch.dtype | None = None,
+        device: str | torch.device = "cpu",
+    ) -> MaceAlchemicalBackend:
         """Load a model saved with ``torch.save`` (e.g. a MACE-MP-0 ``.model`` file the user holds).
 
         The file is unpickled (``weights_only=False``): load only files you trust.
@@ -252,8 +270,15 @@ class MaceAlchemicalBackend:
         return cls(model, head=head, dtype=dtype, device=device)
 
     @classmethod
-    def random(cls, z_table: Sequence[int | str], seed: int = 0, *, dtype: torch.dtype = torch.float64,
-               device: str | torch.device = "cpu", **hparams: Any) -> MaceAlchemicalBackend:
+    def random(
+        cls,
+        z_table: Sequence[int | str],
+        seed: int = 0,
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+        **hparams: Any,
+    ) -> MaceAlchemicalBackend:
         """Backend around :func:`random_mace_model` (no file; builds in well under a second at test size).
 
         Args:
@@ -308,12 +333,14 @@ class MaceAlchemicalBackend:
         if bool((idx < 0).any()):
             unknown = sorted({int(v) for v in z[idx < 0].tolist()})
             names = [chemical_symbols[v] if 0 < v < len(chemical_symbols) else str(v) for v in unknown]
-            raise InputError(f"species {', '.join(names)} unknown to the MACE model (it knows "
-                             f"{', '.join(self.species)})")
+            raise InputError(
+                f"species {', '.join(names)} unknown to the MACE model (it knows {', '.join(self.species)})"
+            )
         return idx
 
-    def energy(self, graph: AlchemicalGraph, positions: torch.Tensor, cell: torch.Tensor,
-               lam: torch.Tensor) -> torch.Tensor:
+    def energy(
+        self, graph: AlchemicalGraph, positions: torch.Tensor, cell: torch.Tensor, lam: torch.Tensor
+    ) -> torch.Tensor:
         """Alchemical energy E(r, h, λ) = Σ_a w_a ε_a, a scalar tensor in eV.
 
         Arguments as in :meth:`node_energies`.
@@ -323,8 +350,9 @@ class MaceAlchemicalBackend:
         """
         return self.node_energies(graph, positions, cell, lam).sum()
 
-    def node_energies(self, graph: AlchemicalGraph, positions: torch.Tensor, cell: torch.Tensor,
-                      lam: torch.Tensor) -> torch.Tensor:
+    def node_energies(
+        self, graph: AlchemicalGraph, positions: torch.Tensor, cell: torch.Tensor, lam: torch.Tensor
+    ) -> torch.Tensor:
         """Weighted node energies w_a ε_a, differentiable in positions, cell and λ, shape (n_nodes,), eV.
 
         Args:
@@ -345,8 +373,13 @@ class MaceAlchemicalBackend:
         edge_index = graph.edge_index.to(device).flip(0)
         return w * self.unweighted_node_energies(graph.node_species, edge_index, vectors, omega)
 
-    def unweighted_node_energies(self, node_species: torch.Tensor, edge_index: torch.Tensor,
-                                 vectors: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+    def unweighted_node_energies(
+        self,
+        node_species: torch.Tensor,
+        edge_index: torch.Tensor,
+        vectors: torch.Tensor,
+        edge_weight: torch.Tensor,
+    ) -> torch.Tensor:
         """Node energies ε_a (E0, scale and shift included) with every message b→a scaled by ω_ab.
 
         Args:
@@ -380,8 +413,13 @@ class MaceAlchemicalBackend:
         feats = []
         for i, (interaction, product) in enumerate(zip(m.interactions, m.products, strict=True)):
             node_feats, sc = interaction(
-                node_attrs=node_attrs, node_feats=node_feats, edge_attrs=edge_attrs, edge_feats=edge_feats,
-                edge_index=edge_index, cutoff=factor, first_layer=(i == 0),
+                node_attrs=node_attrs,
+                node_feats=node_feats,
+                edge_attrs=edge_attrs,
+                edge_feats=edge_feats,
+                edge_index=edge_index,
+                cutoff=factor,
+                first_layer=(i == 0),
             )
             node_feats = product(node_feats=node_feats, sc=sc, node_attrs=node_attrs)
             feats.append(node_feats)
@@ -393,8 +431,13 @@ class MaceAlchemicalBackend:
             node_inter = m.scale_shift(node_inter, node_heads)
         return node_e0.to(node_inter.dtype) + node_inter
 
-    def _pair_energy(self, lengths: torch.Tensor, node_attrs: torch.Tensor, edge_index: torch.Tensor,
-                     edge_weight: torch.Tensor) -> torch.Tensor:
+    def _pair_energy(
+        self,
+        lengths: torch.Tensor,
+        node_attrs: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_weight: torch.Tensor,
+    ) -> torch.Tensor:
         """ZBL node energies with each edge's term weighted by ω (zeros when the model has no pair term)."""
         m = self.model
         if not hasattr(m, "pair_repulsion"):

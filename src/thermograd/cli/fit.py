@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from ..ddos.inputs import load_campaign
     from ..errors import InputError
     from ..outputs import atomic_path, check_outputs
+    from .inputs import load_campaign
 
     try:
         orders = tuple(int(v) for v in args.orders.split(","))
@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         inputs=[args.campaign],
         force=args.force,
     )
-    from ..ddos.model import DDOSModel  # torch: imported once the inputs and outputs are known to be good
+    from ..ddos.estimators.model import (
+        DDOSModel,  # torch: imported once the inputs and outputs are known to be good
+    )
 
     models, summaries = [], []
     for ds, out in zip(datasets, outs):

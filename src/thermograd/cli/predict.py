@@ -57,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ..ddos.inputs import load_theta, parse_temperatures
     from ..errors import InputError, StoreError
     from ..outputs import check_outputs, hdf5_format
+    from .inputs import load_theta, parse_temperatures
 
     T = parse_temperatures(args.T)
     check_outputs([(args.plot, "plot")], inputs=[args.model, *args.theta, *args.tilted], force=args.force)
@@ -201,11 +201,11 @@ def _campaign_route(args, T):
     """High-temperature route on a campaign's raw samples: returns (θ → result, phase, T range, d)."""
     from types import SimpleNamespace
 
-    from ..ddos.cumulant import CumulantEstimator
-    from ..ddos.inputs import load_campaign_datasets
-    from ..ddos.tilt_campaign import load_tilted
+    from ..ddos.estimators.cumulant import CumulantEstimator
+    from ..ddos.sampling.tilt_campaign import load_tilted
     from ..errors import InputError
     from ..harmonic import shell_temperature
+    from .inputs import load_campaign_datasets
 
     datasets = load_campaign_datasets(args.model, require_complete=True)
     names = sorted({d.name for d in datasets})

@@ -39,14 +39,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ddos.campaign_config import load_campaign_config
+    from ..ddos.sampling.campaign_config import load_campaign_config
     from ..errors import ConfigError
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     config, text = load_campaign_config(args.run_file)
     executor = "dask" if args.scheduler else args.executor
-    from ..ddos.campaign import run_campaign
+    from ..ddos.sampling.campaign import run_campaign
 
     summary = run_campaign(
         config,

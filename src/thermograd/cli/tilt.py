@@ -3,7 +3,7 @@
 Uniform shell samples cannot resolve ln⟨exp(−N θ·(D − D_0)/k_BT)⟩ once its effective sample size collapses
 (high T, soft models). This samples the collapsed shells again, as Metropolis chains under a ladder of tilts
 toward (θ, T), into a separate HDF5 file (the campaign is not modified; a rerun resumes). The high-T estimator
-(`thermograd.ddos.cumulant.CumulantEstimator(dataset, tilted=load_tilted(FILE, dataset))`) combines the
+(`thermograd.ddos.estimators.cumulant.CumulantEstimator(dataset, tilted=load_tilted(FILE, dataset))`) combines the
 rungs by MBAR and serves θ and T near the tilt.
 
 The output may not be an input and is never another kind of file (an existing campaign, model, ... is
@@ -44,10 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ddos.inputs import check_campaign
     from ..errors import InputError
     from ..io.snap import read_snapcoeff
     from ..outputs import check_outputs
+    from .inputs import check_campaign
 
     try:
         lambdas = tuple(float(x) for x in args.lambdas.split(","))
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs([(args.output, "tilt")], inputs=[args.campaign, args.theta], resumable=("tilt",))
     check_campaign(args.campaign)  # a missing, foreign, partial or corrupt campaign: one line
     coeff = read_snapcoeff(args.theta)
-    from ..ddos.tilt_campaign import TiltPlan, run_tilt
+    from ..ddos.sampling.tilt_campaign import TiltPlan, run_tilt
 
     plan = TiltPlan(lambdas, args.chains, args.steps, args.burn, args.thin, args.seed)
     out = run_tilt(

@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
     import math
     import sys
 
-    from ..ddos.inputs import load_theta, parse_temperatures
     from ..errors import InputError
     from ..outputs import check_outputs
+    from .inputs import load_theta, parse_temperatures
 
     T = parse_temperatures(args.T, default_points=81)
     check_outputs([(args.plot, "plot")], inputs=[args.model_a, args.model_b, args.theta], force=args.force)

@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ..ddos.inputs import load_theta, parse_temperatures
     from ..errors import InputError
     from ..io.snap import write_snapcoeff
     from ..outputs import check_outputs
+    from .inputs import load_theta, parse_temperatures
 
     if args.max_steps < 0:
         raise InputError(f"--max-steps must be >= 0, got {args.max_steps}")

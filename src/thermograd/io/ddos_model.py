@@ -42,10 +42,10 @@ _COMPONENT_KEYS = ("coef", "cov", "xbar", "scale", "t_lo", "t_hi", "p_max", "t_m
 
 
 def save_model(model, path) -> None:
-    """Write ``model`` (:class:`~thermograd.ddos.model.DDOSModel`) to ``path`` (overwrites)."""
+    """Write ``model`` (:class:`~thermograd.ddos.estimators.model.DDOSModel`) to ``path`` (overwrites)."""
     import h5py
 
-    from ..ddos.estimator import REFERENCE
+    from ..ddos.estimators.core import REFERENCE
 
     path = Path(path)
     with h5py.File(path, "w") as f:
@@ -122,7 +122,7 @@ def load_model(path):
                 f"this thermograd reads version {FORMAT_VERSION}; "
                 "refit the model with this version (thermograd fit)"
             )
-        from ..ddos.model import DDOSModel, ShellGeometry  # torch: only for a file that is a model
+        from ..ddos.estimators.model import DDOSModel, ShellGeometry  # torch: only for a file that is a model
 
         try:
             geo = ShellGeometry(

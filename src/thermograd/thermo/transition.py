@@ -84,7 +84,7 @@ def transition_temperature(
     """Crossing temperature of two phases for one coefficient vector.
 
     Args:
-        model_a, model_b: :class:`~thermograd.ddos.model.DDOSModel` of the two phases (same descriptor).
+        model_a, model_b: :class:`~thermograd.ddos.estimators.model.DDOSModel` of the two phases (same descriptor).
         theta: coefficients, shape (d,), eV per descriptor unit.
         T: temperature grid, shape (n_T ≥ 2,), K, increasing.
         method: estimator route ("fast" or "exact").

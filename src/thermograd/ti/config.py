@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..config import StrictModel, load_yaml_model
-from ..ddos.campaign_config import PotentialConfig, StructureConfig
+from ..systems import PotentialConfig, StructureConfig
 
 METHODS = ("lambda", "frenkel_ladd", "reversible_scaling")
 

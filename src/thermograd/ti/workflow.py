@@ -115,7 +115,7 @@ class TIReport:
 
 def build_system(cfg: TIRunConfig):
     """(LammpsSystem, lattice scale) of a run file."""
-    from ..ddos.references import build_structure
+    from ..systems import build_structure
     from .lammps_md import LammpsSystem, relax_cubic_lattice
 
     atoms = build_structure(cfg.structure)

@@ -122,7 +122,7 @@ def unfinished_parts(path) -> list[str]:
 def load_campaign_datasets(path, *, require_complete: bool = True) -> list:
     """Data sets of a thermograd campaign file, checked by :func:`check_campaign` before use."""
     check_campaign(path, require_complete=require_complete)
-    from .campaign import load_datasets
+    from ..ddos.sampling.campaign import load_datasets
 
     return list(load_datasets(path, require_complete=require_complete))
 

@@ -12,7 +12,7 @@ import copy
 
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
 
 
 def bootstrap_free_energy(
@@ -84,8 +84,8 @@ def compare_with_reweighting(model, dataset, theta, T, ess_min: float = 0.02, n_
     """
     import warnings
 
-    from ..units import KB
-    from .estimator import as_temperatures, reweighting_free_energy
+    from ...units import KB
+    from .core import as_temperatures, reweighting_free_energy
 
     Ts = as_temperatures(T).numpy()
     res = model.predict(theta, Ts, with_grad=False, with_model_error=True)

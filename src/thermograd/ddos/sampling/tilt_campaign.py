@@ -6,7 +6,7 @@ of tilts toward (θ, T) in an Executor (one task per shell), and writes every fi
 file beside the campaign (the campaign file is never modified). A rerun with the same arguments skips finished
 shells; a file made for another campaign, θ, T or ladder is refused untouched. :func:`load_tilted` returns the
 shells, with the campaign's uniform samples attached as the λ = 0 rung, for
-:class:`~thermograd.ddos.cumulant.CumulantEstimator`.
+:class:`~thermograd.ddos.estimators.cumulant.CumulantEstimator`.
 
 File layout (``format = "thermograd-tilt"``, version 1): root attrs campaign, campaign_config_hash, phase,
 strain_index, T_tilt, lambdas, n_chains, n_steps, n_burn, thin, seed, versions, created; dataset ``theta``;
@@ -26,10 +26,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import InputError, StoreError
+from ...errors import InputError, StoreError
 from .campaign_store import CampaignLock, _versions, read_reference
 from .shells import task_seed
-from .tasks import LammpsDescriptorSpec, SamplingContext, ToyDescriptorSpec, _calculator
+from .tasks import SamplingContext, _calculator, spec_from_metadata
 from .tilted import TiltedShell, sample_tilted_shell
 
 FORMAT = "thermograd-tilt"
@@ -40,7 +40,7 @@ __all__ = ["TiltPlan", "load_tilted", "run_tilt", "shell_ess"]
 
 @dataclass(frozen=True)
 class TiltPlan:
-    """Ladder and chain lengths of a tilted-shell run (see :func:`~thermograd.ddos.tilted.sample_tilted_shell`).
+    """Ladder and chain lengths of a tilted-shell run (see :func:`~.tilted.sample_tilted_shell`).
 
     The defaults were measured on 128-atom BCC Mo at 2500 K (acceptance 0.3–0.4 on every rung); a shell costs
     n_chains · (4 + len(lambdas) · (n_burn + n_steps)) descriptor evaluations.
@@ -66,7 +66,7 @@ class TiltPlan:
 
 def shell_ess(dataset, theta: np.ndarray, T: float) -> np.ndarray:
     """Effective sample size of the uniform samples of every shell under exp(−N θ·(D − D_0)/k_BT)."""
-    from ..units import KB
+    from ...units import KB
 
     out = []
     for s in dataset.shells:
@@ -76,18 +76,6 @@ def shell_ess(dataset, theta: np.ndarray, T: float) -> np.ndarray:
         w = np.exp(x - x.max())
         out.append(w.sum() ** 2 / (w**2).sum())
     return np.array(out)
-
-
-def spec_from_metadata(meta: dict):
-    """The descriptor spec a campaign used, rebuilt from its stored metadata."""
-    kind = meta.get("kind")
-    if kind == "lammps":
-        if meta.get("snapparam"):
-            return LammpsDescriptorSpec(snapparam=str(meta["snapparam"]))
-        return LammpsDescriptorSpec(compute=str(meta["compute"]), cutoff=float(meta["cutoff"]))
-    if kind == "toy":
-        return ToyDescriptorSpec.of(**{k: v for k, v in meta.items() if k != "kind"})
-    raise InputError(f"unknown descriptor kind {kind!r} in the campaign file")
 
 
 def _tilt_task(context: SamplingContext, T_shell: float, D_0, theta, T_tilt: float, plan: TiltPlan, key):
@@ -191,7 +179,7 @@ def run_tilt(
     Returns:
         dict with "output", "shells" (indices sampled or found), "skipped" (already finished), "ess".
     """
-    from ..parallel import make_executor
+    from ...parallel import make_executor
     from .campaign import load_datasets
     from .references import context_of
 
@@ -271,7 +259,7 @@ def load_tilted(path, dataset) -> dict[int, TiltedShell]:
     path = Path(path)
     if not path.exists():
         raise StoreError(f"tilt file not found: {path}")
-    from ..io.checks import check_finite_hdf5
+    from ...io.checks import check_finite_hdf5
 
     try:
         f = h5py.File(path, "r", locking=False)

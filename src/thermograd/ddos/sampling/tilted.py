@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from ..errors import InputError
-from ..harmonic import Modes, shell_alpha
-from ..units import KB
+from ...errors import InputError
+from ...harmonic import Modes, shell_alpha
+from ...units import KB
 from .shells import _shell_r2
 
 __all__ = ["TiltedShell", "sample_tilted_shell", "solve_mbar"]
@@ -191,7 +191,7 @@ def sample_tilted_shell(
     """Metropolis chains on one harmonic shell under a ladder of tilts toward (θ, T_tilt).
 
     Args:
-        modes, positions0: the harmonic reference (as for :func:`~thermograd.ddos.shells.sample_shell`).
+        modes, positions0: the harmonic reference (as for :func:`~thermograd.ddos.sampling.shells.sample_shell`).
         T_shell: shell temperature, K.
         descriptor_fn: positions (m, N, 3) → per-atom mean descriptors (m, d).
         D_0: perfect-lattice descriptor, (d,). theta: tilt model, (d,). T_tilt: its temperature, K.
@@ -223,7 +223,7 @@ def sample_tilted_shell(
     def gauss(k: int) -> np.ndarray:
         # Cartesian Gaussians projected on the modes: N(0, 1_M) in any eigenvector basis, and every
         # configuration below depends on the Hessian only, not on how the eigensolver chose its basis
-        # (see thermograd.ddos.shells.shell_displacements)
+        # (see thermograd.ddos.sampling.shells.shell_displacements)
         return rng.standard_normal((k, 3 * N)) @ vectors
 
     def evaluate(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

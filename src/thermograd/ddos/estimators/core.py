@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import InputError
-from ..harmonic import shell_entropy
-from ..units import KB
+from ...errors import InputError
+from ...harmonic import shell_entropy
+from ...units import KB
 
 Tensor = torch.Tensor
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 import h5py
 import numpy as np
 
-from ..errors import InputError, StoreError
-from .dataset import ShellData
+from ...errors import InputError, StoreError
+from ..dataset import ShellData
 
 __all__ = ["ShellSketch"]
 

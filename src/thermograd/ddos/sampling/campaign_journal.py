@@ -26,7 +26,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import StoreError
+from ...errors import StoreError
 from .tasks import ChunkResult, ChunkTask
 
 __all__ = ["CampaignJournal", "file_is_readable"]

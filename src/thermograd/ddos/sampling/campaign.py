@@ -3,7 +3,7 @@
 A campaign samples, for every phase × strain of a reference structure, ``samples_per_shell`` configurations
 uniformly on each harmonic-energy shell T_α and records their per-atom mean descriptors. The driver sets up
 each reference (structure, Hessian → modes, E_0, D_0; stored once), then dispatches chunk tasks
-(:func:`thermograd.ddos.tasks.run_chunk`, pure and seeded by (seed, phase, strain, shell, chunk)) through any
+(:func:`thermograd.ddos.sampling.tasks.run_chunk`, pure and seeded by (seed, phase, strain, shell, chunk)) through any
 ``concurrent.futures.Executor`` and streams finished chunks into the campaign file, flushing after each.
 When all chunks of a shell are in, the shell's sketch (PCA + histograms, optional raw samples) is computed
 from the chunks in chunk order, so the file's content is bit-identical whatever the executor and worker
@@ -27,12 +27,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import EngineError, StoreError, ThermogradError
-from ..harmonic import shell_alpha
+from ...errors import EngineError, StoreError, ThermogradError
+from ...harmonic import shell_alpha
+from ..dataset import PhaseDataset
 from .campaign_config import CampaignConfig, load_campaign_config
 from .campaign_journal import CampaignJournal
 from .campaign_store import CampaignLock, CampaignStore, check_campaign_file, read_reference
-from .dataset import PhaseDataset
 from .references import LammpsReferenceBuilder, context_of
 from .sketch import ShellSketch
 from .tasks import ChunkTask, run_chunk
@@ -203,7 +203,7 @@ def run_campaign(
         workers: worker processes for ``processes`` or a local Dask cluster.
         scheduler: address of an existing Dask scheduler.
         progress: show a tqdm progress bar (stderr).
-        builder: reference builder (default :class:`~thermograd.ddos.references.LammpsReferenceBuilder`).
+        builder: reference builder (default :class:`~thermograd.ddos.sampling.references.LammpsReferenceBuilder`).
         task_fn: the chunk task, ``task_fn(context, task) -> ChunkResult`` (picklable for parallel executors).
 
     Returns:
@@ -303,7 +303,7 @@ def _dispatch(
     """Submit ``todo`` with a bounded number in flight; store each result as it completes."""
     from tqdm import tqdm
 
-    from ..parallel import make_executor
+    from ...parallel import make_executor
 
     if not todo:
         return 0
@@ -388,7 +388,7 @@ def _snap_E0(ref_potential: dict, descriptor: dict, D_0: np.ndarray, element: st
     if snapparam is None or Path(str(snapparam)).resolve() != Path(ref_potential["snapparam"]).resolve():
         return None
     try:
-        from ..io.snap import read_snapcoeff
+        from ...io.snap import read_snapcoeff
 
         theta = np.asarray(read_snapcoeff(ref_potential["snapcoeff"]).theta(element), dtype=float)
     except (OSError, ThermogradError, KeyError, ValueError):

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
-from ..harmonic import Modes, shell_alpha
-from ..units import KB
+from ...errors import InputError
+from ...harmonic import Modes, shell_alpha
+from ...units import KB
 
 __all__ = ["ShellSamples", "sample_shell", "shell_displacements", "task_seed"]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import InputError
-from . import estimator as est
+from ...errors import InputError
+from . import core as est
 from .conjugate import (
     Components,
     ConjugateTable,
@@ -386,7 +386,7 @@ class DDOSModel:
                 by autograd).
 
         Returns:
-            :class:`~thermograd.ddos.estimator.PredictResult`.
+            :class:`~thermograd.ddos.estimators.core.PredictResult`.
         """
         if backend not in ("auto", "torch"):
             raise InputError(f"unknown backend {backend!r}; use 'auto' or 'torch'")
@@ -493,14 +493,14 @@ class DDOSModel:
     # ------------------------------------------------------------------ I/O
     def save(self, path) -> None:
         """Write the model as a small self-describing HDF5 file (see :mod:`thermograd.io.ddos_model`)."""
-        from ..io.ddos_model import save_model
+        from ...io.ddos_model import save_model
 
         save_model(self, path)
 
     @classmethod
     def load(cls, path) -> DDOSModel:
         """Read a model file; a file of another format version raises :class:`StoreError`."""
-        from ..io.ddos_model import load_model
+        from ...io.ddos_model import load_model
 
         return load_model(path)
 

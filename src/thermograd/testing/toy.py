@@ -9,12 +9,20 @@ for which the D-DOS free energy must equal the classical harmonic one exactly (d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
+from ..ddos.sampling.campaign_config import CampaignConfig, PhaseConfig
+from ..ddos.sampling.campaign_store import Reference
+from ..ddos.sampling.references import _finish
+from ..ddos.sampling.tasks import DescriptorFn, _jsonable, register_descriptor_kind
 from ..errors import InputError
 from ..harmonic import Modes, modes_from_hessian
+from ..systems import StructureConfig
 
-__all__ = ["HarmonicDescriptor", "PairDescriptorToy"]
+__all__ = ["HarmonicDescriptor", "PairDescriptorToy", "ToyDescriptorSpec", "ToyReferenceBuilder"]
 
 
 class PairDescriptorToy:
@@ -252,3 +260,97 @@ class HarmonicDescriptor:
     def energy(self, theta: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """E = N θ·D, eV."""
         return self.n_atoms * (self.features(positions) @ np.asarray(theta, dtype=float).reshape(1))
+
+
+@dataclass(frozen=True)
+class ToyDescriptorSpec:
+    """The engine-free pair-descriptor toy (:class:`thermograd.testing.toy.PairDescriptorToy`) as a descriptor.
+
+    Attributes:
+        kwargs: keyword arguments of ``PairDescriptorToy`` other than the structure (``rc``, ``n_features``,
+            ``mass``), as sorted pairs; build with ``ToyDescriptorSpec.of(rc=3.2, n_features=3)``.
+    """
+
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, **kwargs) -> ToyDescriptorSpec:
+        return cls(tuple(sorted(kwargs.items())))
+
+    def toy(self, atoms):
+        """The toy bound to ``atoms`` (reference positions and cell)."""
+        from ...testing.toy import PairDescriptorToy
+
+        return PairDescriptorToy(atoms.positions, atoms.cell[:], **dict(self.kwargs))
+
+    def make_calculator(self, atoms) -> DescriptorFn:
+        return self.toy(atoms).features
+
+    def metadata(self) -> dict:
+        return {"kind": "toy", **{k: _jsonable(v) for k, v in self.kwargs}}
+
+    def cache_key(self) -> str:
+        return f"toy:{self.kwargs!r}"
+
+
+register_descriptor_kind(
+    "toy", lambda meta: ToyDescriptorSpec.of(**{k: v for k, v in meta.items() if k != "kind"})
+)
+
+
+class ToyReferenceBuilder:
+    """References from the engine-free pair-descriptor toy (the run file's potential is ignored).
+
+    Structures come from ASE builders (``ase.build.bulk(element, builder, a, cubic=True)`` repeated ``size``);
+    the toy's :meth:`~thermograd.testing.toy.PairDescriptorToy.default_theta` is the reference potential, unless
+    ``theta`` is given.
+
+    Args:
+        config: the campaign.
+        rc: toy cutoff, Å.
+        n_features: toy descriptor dimension d.
+        theta: reference coefficients, shape (d,), eV (default: the toy's stable LJ-like default).
+    """
+
+    def __init__(
+        self, config: CampaignConfig, rc: float = 3.2, n_features: int = 3, theta: np.ndarray | None = None
+    ) -> None:
+        self.config = config
+        self.theta = None if theta is None else np.asarray(theta, dtype=float)
+        self.descriptor_spec = ToyDescriptorSpec.of(rc=float(rc), n_features=int(n_features))
+
+    def check(self) -> None:
+        for phase in self.config.phases:
+            self._atoms(phase.structure, 0.0)
+
+    def file_digests(self) -> dict[str, str]:
+        """The toy has no input files; its identity is its descriptor and reference θ."""
+        theta = "default" if self.theta is None else ",".join(f"{t!r}" for t in self.theta)
+        return {"toy": f"{self.descriptor_spec.cache_key()} theta={theta}"}
+
+    def _atoms(self, spec: StructureConfig, strain: float):
+        from ase.build import bulk
+
+        if spec.builder is None or spec.builder == "a15":
+            raise InputError("the toy reference builds bcc/fcc/hcp lattices only")
+        atoms = bulk(spec.element, spec.builder, a=spec.a, cubic=spec.builder != "hcp").repeat(spec.size3)
+        atoms.set_cell(atoms.cell[:] * (1.0 + strain), scale_atoms=True)
+        return atoms
+
+    def build(self, phase: PhaseConfig, strain_index: int, strain: float) -> Reference:
+        atoms = self._atoms(phase.structure, strain)
+        toy = self.descriptor_spec.toy(atoms)
+        theta = toy.default_theta() if self.theta is None else self.theta
+        E_total = float(toy.energy(theta, atoms.positions))
+        meta = {"name": "toy", "theta": theta.tolist()}
+        return _finish(
+            phase,
+            strain_index,
+            strain,
+            atoms,
+            toy.hessian(theta),
+            E_total,
+            self.descriptor_spec,
+            meta,
+            self.config.hessian.negative_tol,
+        )

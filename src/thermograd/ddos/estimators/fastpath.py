@@ -1,7 +1,7 @@
 """Compiled fast path of the D-DOS estimator for order-2 (quadratic) component entropies.
 
-Same mathematics as the torch estimator with :class:`~thermograd.ddos.conjugate.QuadraticConjugate` and the
-not-a-knot α spline (:class:`~thermograd.ddos.estimator.AlphaSpline`), fused into one loop nest compiled by
+Same mathematics as the torch estimator with :class:`~thermograd.ddos.estimators.conjugate.QuadraticConjugate` and the
+not-a-knot α spline (:class:`~thermograd.ddos.estimators.core.AlphaSpline`), fused into one loop nest compiled by
 numba: per model the rotated coefficients θ̃_i = W_iᵀθ (n_s·d² multiply-adds), then per temperature the
 closed-form conjugates of the n_s·d components, the spline minimum over α, the propagated variance and the
 gradient. No temporaries of size n_models·n_T·n_s·d are formed, so the cost is flat in the batch size.
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ..units import HBAR2_PER_AMU, KB
+from ...units import HBAR2_PER_AMU, KB
 
 try:  # numba is a dependency; the fallback keeps the package importable where llvmlite is unavailable
     import numba
@@ -195,7 +195,7 @@ class QuadraticKernel:
     """Arrays of one order-2 model laid out for :func:`predict_quadratic`.
 
     Args:
-        model: a :class:`~thermograd.ddos.model.DDOSModel` whose components are concave quadratics.
+        model: a :class:`~thermograd.ddos.estimators.model.DDOSModel` whose components are concave quadratics.
         alt: use the second-best-order components (model-error term) instead.
     """
 

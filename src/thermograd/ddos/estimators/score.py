@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
 
 #: candidate polynomial orders K for the held-out selection rule.
 DEFAULT_ORDERS = (2, 3, 4, 5, 6)

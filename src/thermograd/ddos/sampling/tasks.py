@@ -26,7 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..harmonic import Modes
+from ...errors import InputError
+from ...harmonic import Modes
 from .shells import sample_shell, task_seed
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "DescriptorSpec",
     "LammpsDescriptorSpec",
     "SamplingContext",
-    "ToyDescriptorSpec",
     "clear_calculator_cache",
     "run_chunk",
 ]
@@ -76,14 +76,14 @@ class LammpsDescriptorSpec:
 
     def descriptor(self):
         """The engine's descriptor object (SnapDescriptor or ComputeDescriptor)."""
-        from ..engines.descriptors import ComputeDescriptor, SnapDescriptor
+        from ...engines.descriptors import ComputeDescriptor, SnapDescriptor
 
         if self.snapparam is not None:
             return SnapDescriptor.from_snapparam(self.snapparam)
         return ComputeDescriptor(compute=self.compute, cutoff=self.cutoff)
 
     def make_calculator(self, atoms) -> DescriptorFn:
-        from ..engines.descriptors import DescriptorCalculator
+        from ...engines.descriptors import DescriptorCalculator
 
         return DescriptorCalculator(atoms, self.descriptor()).mean
 
@@ -91,7 +91,7 @@ class LammpsDescriptorSpec:
         desc = self.descriptor()
         meta: dict[str, Any] = {"kind": "lammps", "compute": desc.compute, "cutoff": float(desc.cutoff)}
         if self.snapparam is not None:
-            from ..engines.potentials import find_potential_file
+            from ...engines.potentials import find_potential_file
 
             text = (
                 self.snapparam
@@ -107,35 +107,32 @@ class LammpsDescriptorSpec:
         return f"lammps:{self.snapparam}:{self.compute}:{self.cutoff}"
 
 
-@dataclass(frozen=True)
-class ToyDescriptorSpec:
-    """The engine-free pair-descriptor toy (:class:`thermograd.ddos.toy.PairDescriptorToy`) as a descriptor.
+#: stored descriptor kind → factory of its spec from the stored metadata (see :func:`spec_from_metadata`)
+_SPEC_KINDS: dict[str, Callable[[dict], DescriptorSpec]] = {}
 
-    Attributes:
-        kwargs: keyword arguments of ``PairDescriptorToy`` other than the structure (``rc``, ``n_features``,
-            ``mass``), as sorted pairs; build with ``ToyDescriptorSpec.of(rc=3.2, n_features=3)``.
-    """
 
-    kwargs: tuple[tuple[str, Any], ...] = ()
+def register_descriptor_kind(kind: str, factory: Callable[[dict], DescriptorSpec]) -> None:
+    """Make campaigns whose descriptor metadata has ``kind`` readable by :func:`spec_from_metadata`."""
+    _SPEC_KINDS[kind] = factory
 
-    @classmethod
-    def of(cls, **kwargs) -> ToyDescriptorSpec:
-        return cls(tuple(sorted(kwargs.items())))
 
-    def toy(self, atoms):
-        """The toy bound to ``atoms`` (reference positions and cell)."""
-        from .toy import PairDescriptorToy
+def spec_from_metadata(meta: dict) -> DescriptorSpec:
+    """The descriptor spec a campaign used, rebuilt from its stored metadata."""
+    kind = meta.get("kind")
+    if kind == "toy" and kind not in _SPEC_KINDS:
+        from ...testing import toy  # noqa: F401  (registers the engine-free test descriptor)
+    if kind not in _SPEC_KINDS:
+        raise InputError(f"unknown descriptor kind {kind!r} in the campaign file")
+    return _SPEC_KINDS[kind](meta)
 
-        return PairDescriptorToy(atoms.positions, atoms.cell[:], **dict(self.kwargs))
 
-    def make_calculator(self, atoms) -> DescriptorFn:
-        return self.toy(atoms).features
+def _lammps_spec(meta: dict) -> LammpsDescriptorSpec:
+    if meta.get("snapparam"):
+        return LammpsDescriptorSpec(snapparam=str(meta["snapparam"]))
+    return LammpsDescriptorSpec(compute=str(meta["compute"]), cutoff=float(meta["cutoff"]))
 
-    def metadata(self) -> dict:
-        return {"kind": "toy", **{k: _jsonable(v) for k, v in self.kwargs}}
 
-    def cache_key(self) -> str:
-        return f"toy:{self.kwargs!r}"
+register_descriptor_kind("lammps", _lammps_spec)
 
 
 def _jsonable(value):

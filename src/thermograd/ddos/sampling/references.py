@@ -1,7 +1,7 @@
 """Reference set-up of a campaign (run on the driver, once per phase × strain): structure, Hessian → modes,
 static energy E_0 and perfect-lattice descriptor D_0 (science-ddos.md §3, §12).
 
-A *reference builder* has ``descriptor_spec`` (a :class:`~thermograd.ddos.tasks.DescriptorSpec`),
+A *reference builder* has ``descriptor_spec`` (a :class:`~thermograd.ddos.sampling.tasks.DescriptorSpec`),
 ``check()`` (cheap validation of files and descriptor before anything is written),
 ``file_digests()`` (role → SHA-256 of every input file's content, part of the campaign's identity) and
 ``build(phase, strain_index, strain) -> Reference``. :class:`LammpsReferenceBuilder` uses the run file's
@@ -13,26 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError, UnstableStructureError
-from ..harmonic import modes_from_hessian
-from .campaign_config import CampaignConfig, PhaseConfig, StructureConfig, file_digest
+from ...errors import InputError, UnstableStructureError
+from ...harmonic import modes_from_hessian
+from ...systems import build_structure
+from .campaign_config import CampaignConfig, PhaseConfig, file_digest
 from .campaign_store import Reference
-from .tasks import LammpsDescriptorSpec, SamplingContext, ToyDescriptorSpec, _calculator
+from .tasks import LammpsDescriptorSpec, SamplingContext, _calculator
 
-__all__ = ["LammpsReferenceBuilder", "ToyReferenceBuilder", "build_structure", "context_of"]
-
-
-def build_structure(spec: StructureConfig, strain: float = 0.0):
-    """ASE ``Atoms`` of a run-file structure with isotropic strain ε (cell and positions × (1 + ε))."""
-    from .. import structures
-
-    if spec.file is not None:
-        atoms = structures.read_structure(spec.file)
-        return structures.apply_strain(atoms, strain) if strain else atoms
-    builder = getattr(structures, spec.builder)
-    return builder(
-        spec.element, a=spec.a, volume_per_atom=spec.volume_per_atom, size=spec.size3, strain=strain
-    )
+__all__ = ["LammpsReferenceBuilder", "build_structure", "context_of"]
 
 
 def _structure_digests(config: CampaignConfig) -> dict[str, str]:
@@ -42,7 +30,9 @@ def _structure_digests(config: CampaignConfig) -> dict[str, str]:
             try:
                 out[f"structure:{phase.name}"] = file_digest(phase.structure.file)
             except OSError as exc:
-                raise InputError(f"cannot read structure file {phase.structure.file}: {exc.strerror}") from None
+                raise InputError(
+                    f"cannot read structure file {phase.structure.file}: {exc.strerror}"
+                ) from None
     return out
 
 
@@ -117,7 +107,7 @@ class LammpsReferenceBuilder:
 
     def potential(self, elements: list[str] | None = None):
         """The reference potential (a ``Potential``; InputError if a file is missing)."""
-        from ..engines.potentials import Potential
+        from ...engines.potentials import Potential
 
         if self._potential is None:
             p = self.config.potential
@@ -143,7 +133,7 @@ class LammpsReferenceBuilder:
 
     def file_digests(self) -> dict[str, str]:
         """SHA-256 of the potential (commands and file contents), the descriptor's file and structure files."""
-        from ..engines.potentials import find_potential_file
+        from ...engines.potentials import find_potential_file
 
         out = {"potential": self.potential().digest(), **_structure_digests(self.config)}
         spec = self.descriptor_spec
@@ -165,7 +155,7 @@ class LammpsReferenceBuilder:
         }
         snap = pot.snap_files
         if snap is not None and pot.substyles == ("snap",):
-            from ..io.snap import read_snapparam
+            from ...io.snap import read_snapparam
 
             params = read_snapparam(snap[1])
             meta["snapcoeff"], meta["snapparam"] = str(snap[0]), str(snap[1])
@@ -174,7 +164,7 @@ class LammpsReferenceBuilder:
 
     def build(self, phase: PhaseConfig, strain_index: int, strain: float) -> Reference:
         """Structure, Hessian (``hessian.method``/``step``), modes, E_0 and D_0 of one phase at one strain."""
-        from ..engines.lammps import LammpsSession
+        from ...engines.lammps import LammpsSession
 
         atoms = build_structure(phase.structure, strain)
         h = self.config.hessian
@@ -194,62 +184,4 @@ class LammpsReferenceBuilder:
             self.descriptor_spec,
             self._potential_meta(),
             h.negative_tol,
-        )
-
-
-class ToyReferenceBuilder:
-    """References from the engine-free pair-descriptor toy (the run file's potential is ignored).
-
-    Structures come from ASE builders (``ase.build.bulk(element, builder, a, cubic=True)`` repeated ``size``);
-    the toy's :meth:`~thermograd.ddos.toy.PairDescriptorToy.default_theta` is the reference potential, unless
-    ``theta`` is given.
-
-    Args:
-        config: the campaign.
-        rc: toy cutoff, Å.
-        n_features: toy descriptor dimension d.
-        theta: reference coefficients, shape (d,), eV (default: the toy's stable LJ-like default).
-    """
-
-    def __init__(
-        self, config: CampaignConfig, rc: float = 3.2, n_features: int = 3, theta: np.ndarray | None = None
-    ) -> None:
-        self.config = config
-        self.theta = None if theta is None else np.asarray(theta, dtype=float)
-        self.descriptor_spec = ToyDescriptorSpec.of(rc=float(rc), n_features=int(n_features))
-
-    def check(self) -> None:
-        for phase in self.config.phases:
-            self._atoms(phase.structure, 0.0)
-
-    def file_digests(self) -> dict[str, str]:
-        """The toy has no input files; its identity is its descriptor and reference θ."""
-        theta = "default" if self.theta is None else ",".join(f"{t!r}" for t in self.theta)
-        return {"toy": f"{self.descriptor_spec.cache_key()} theta={theta}"}
-
-    def _atoms(self, spec: StructureConfig, strain: float):
-        from ase.build import bulk
-
-        if spec.builder is None or spec.builder == "a15":
-            raise InputError("the toy reference builds bcc/fcc/hcp lattices only")
-        atoms = bulk(spec.element, spec.builder, a=spec.a, cubic=spec.builder != "hcp").repeat(spec.size3)
-        atoms.set_cell(atoms.cell[:] * (1.0 + strain), scale_atoms=True)
-        return atoms
-
-    def build(self, phase: PhaseConfig, strain_index: int, strain: float) -> Reference:
-        atoms = self._atoms(phase.structure, strain)
-        toy = self.descriptor_spec.toy(atoms)
-        theta = toy.default_theta() if self.theta is None else self.theta
-        E_total = float(toy.energy(theta, atoms.positions))
-        meta = {"name": "toy", "theta": theta.tolist()}
-        return _finish(
-            phase,
-            strain_index,
-            strain,
-            atoms,
-            toy.hessian(theta),
-            E_total,
-            self.descriptor_spec,
-            meta,
-            self.config.hessian.negative_tol,
         )

@@ -6,7 +6,7 @@
   The exact free energy is then (:func:`gaussian_free_energy`)
   F = θ·D_0 + k_B T min_α [βθ·(μ(α) − D_0) − ½Nβ²θᵀΣ(α)θ − S_0(α, T)],
   since log ρ = N S with S = −(D − μ)ᵀΣ⁻¹(D − μ)/(2N) is exactly quadratic.
-* :func:`gaussian_model`: a :class:`~thermograd.ddos.model.DDOSModel` holding the exact quadratic S of such
+* :func:`gaussian_model`: a :class:`~thermograd.ddos.estimators.model.DDOSModel` holding the exact quadratic S of such
   shells (no fit), to test the estimator alone.
 """
 
@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..ddos.dataset import PhaseDataset, ShellData
 from ..harmonic import shell_entropy
 from ..units import KB
-from .dataset import PhaseDataset, ShellData
 
 
 def shell_from_samples(
@@ -177,7 +177,7 @@ def gaussian_model(
     T_shells, mean_fn, cov_fn, n_atoms, mass, kappa_bar, mean_log_nu, D_0, t_range: float = 12.0
 ):
     """A DDOSModel with the exact quadratic per-component entropies of Gaussian shells (no fit, no noise)."""
-    from .model import DDOSModel, ShellGeometry
+    from ..ddos.estimators.model import DDOSModel, ShellGeometry
 
     T_shells = np.asarray(T_shells, dtype=float)
     alphas = shell_alphas(T_shells, kappa_bar)

@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
-from ..errors import InputError
-from ..harmonic import HARMONIC_CONVENTIONS
-from ..units import HBAR2_PER_AMU, KB
-from .estimator import as_temperatures, as_theta
+from ...errors import InputError
+from ...harmonic import HARMONIC_CONVENTIONS
+from ...units import HBAR2_PER_AMU, KB
+from .core import as_temperatures, as_theta
 
 
 def _spline_matrix(nodes: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -114,8 +114,8 @@ class CumulantEstimator:
         n_grid: α quadrature points between the first and last shell.
         edge_tol: flag a result when the α integrand's extrapolated mass outside the shell range would change F
             by more than this, eV/atom (default 1e-5 = 0.01 meV/atom).
-        tilted: tilted shells ({shell index: :class:`~thermograd.ddos.tilted.TiltedShell` with the uniform
-            rung}, e.g. from :func:`~thermograd.ddos.tilt_campaign.load_tilted`). On those shells the shell
+        tilted: tilted shells ({shell index: :class:`~thermograd.ddos.sampling.tilted.TiltedShell` with the uniform
+            rung}, e.g. from :func:`~thermograd.ddos.sampling.tilt_campaign.load_tilted`). On those shells the shell
             term is the MBAR estimate over all rungs, whatever ``method`` says; ``method`` then applies to the
             other shells only.
     """

@@ -18,9 +18,9 @@ Every group that a crash could leave half-written carries a ``complete`` attribu
 groups without it and the writer deletes and redoes them. The file is flushed after every chunk. A file
 that is not HDF5, is HDF5 but not a campaign, or holds a campaign with another config hash is refused
 with one-line :class:`StoreError` and never modified; a different run file is accepted when it only grows
-the campaign (:mod:`~thermograd.ddos.campaign_growth`: the previous run file is kept in ``/config_history``).
+the campaign (:mod:`~thermograd.ddos.sampling.campaign_growth`: the previous run file is kept in ``/config_history``).
 A lock file (``.<name>.lock``) refuses a second driver; a snapshot and a chunk journal beside the file make a
-driver killed inside an HDF5 write recoverable (:mod:`~thermograd.ddos.campaign_journal`).
+driver killed inside an HDF5 write recoverable (:mod:`~thermograd.ddos.sampling.campaign_journal`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import StoreError
-from ..harmonic import Modes
+from ...errors import StoreError
+from ...harmonic import Modes
 from .campaign_growth import CampaignChange, compare
 
 FORMAT = "thermograd-campaign"
@@ -93,7 +93,7 @@ class Reference:
 
 
 def _versions() -> dict[str, str]:
-    from .. import __version__
+    from ... import __version__
 
     out = {
         "thermograd_version": __version__,
@@ -127,7 +127,7 @@ def check_campaign_file(
             the campaign cannot absorb, naming every key that differs; growth is allowed.
 
     Returns:
-        With ``canonical``, the :class:`~thermograd.ddos.campaign_growth.CampaignChange`; else None.
+        With ``canonical``, the :class:`~thermograd.ddos.sampling.campaign_growth.CampaignChange`; else None.
 
     Raises:
         StoreError: not HDF5 / unreadable, not a campaign, newer format version, or another campaign.
