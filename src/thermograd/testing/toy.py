@@ -279,7 +279,6 @@ class ToyDescriptorSpec:
 
     def toy(self, atoms):
         """The toy bound to ``atoms`` (reference positions and cell)."""
-        from ...testing.toy import PairDescriptorToy
 
         return PairDescriptorToy(atoms.positions, atoms.cell[:], **dict(self.kwargs))
 
