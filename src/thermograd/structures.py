@@ -1,8 +1,10 @@
-"""Crystal structure builders (cubic supercells as ASE ``Atoms``) and isotropic strain.
+"""Crystal structure builders (cubic supercells as ASE ``Atoms``), isotropic strain and the one reader of
+structure files.
 
-Every builder takes exactly one of the lattice parameter ``a`` (Å) or the volume per atom (Å³), an integer
-supercell ``size`` and an isotropic linear strain ε applied afterwards (lengths × (1 + ε)). Cells are
-rows of lattice vectors; BCC/FCC/A15 are cubic, HCP uses the orthohexagonal 4-atom cell (a, √3·a, c).
+Every lattice builder (bcc, fcc, hcp, a15) takes exactly one of the lattice parameter ``a`` (Å) or the
+volume per atom (Å³), an integer supercell ``size`` and an isotropic linear strain ε applied afterwards
+(lengths × (1 + ε)). Cells are rows of lattice vectors; BCC/FCC/A15 are cubic, HCP uses the orthohexagonal
+4-atom cell (a, √3·a, c). :func:`prototype` builds any other ``ase.build.bulk`` structure (NaCl, CeO2, ...).
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ def _finish(atoms, size, strain: float):
     atoms = atoms.repeat(_size(size))
     atoms.pbc = True
     return apply_strain(atoms, strain) if strain else atoms
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of an exception's message, or its type where it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_element(element: str) -> str:
@@ -132,6 +140,32 @@ def a15(
     return _finish(atoms, size, strain)
 
 
+def prototype(
+    name: str,
+    crystalstructure: str | None = None,
+    a: float | None = None,
+    cubic: bool = True,
+    size: int | Sequence[int] = (1, 1, 1),
+    strain: float = 0.0,
+):
+    """Any ``ase.build.bulk`` prototype (e.g. ``prototype("NaCl", "rocksalt", a=5.64)``), repeated ``size``
+    times along its cell vectors; ``a`` (Å) defaults to ASE's reference value for ``name``.
+
+    Raises:
+        InputError: a prototype ASE cannot build, with its reason on one line.
+    """
+    from ase.build import bulk
+
+    if a is not None and not a > 0:
+        raise InputError(f"lattice parameter must be > 0 Å, got {a!r}")
+    try:
+        atoms = bulk(name, crystalstructure, a=a, cubic=cubic)
+    except Exception as exc:  # ASE raises ValueError, KeyError, RuntimeError... for an unknown prototype
+        what = name if crystalstructure is None else f"{name} {crystalstructure}"
+        raise InputError(f"cannot build the prototype {what}: {_reason(exc)}") from None
+    return _finish(atoms, size, strain)
+
+
 def apply_strain(atoms, eps: float):
     """Return a copy with the cell and positions scaled isotropically by (1 + ε) (volume × (1 + ε)³)."""
     if not eps > -1.0:
@@ -154,8 +188,7 @@ def read_structure(path: str | os.PathLike, index: int | str = -1, format: str |
     try:
         atoms = read(path, index=index, format=format)
     except Exception as exc:  # ASE raises many types (UnknownFileTypeError, ValueError, StopIteration...)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot read structure from {os.fspath(path)!r}: {reason}") from None
+        raise InputError(f"cannot read structure from {os.fspath(path)!r}: {_reason(exc)}") from None
     if isinstance(atoms, list):
         raise InputError(f"{os.fspath(path)!r}: index {index!r} selects several structures; give one index")
     if len(atoms) == 0:

@@ -238,3 +238,31 @@ def test_integrate_table_reports_the_integral_and_the_direct_difference(
     out = capsys.readouterr().out
     assert "dE/dt (eV)" in out and "-0.500000 eV" in out and "-0.500100 eV  (direct)" in out
     assert out.strip().splitlines()[-1].split()[-2:] == ["0.100", "meV"]
+
+
+def test_missing_structure_file_is_one_line_naming_it(tmp_path, capsys, fake_backend):
+    data = _template()
+    missing = tmp_path / "POSCAR"
+    data["structure"] = {"file": str(missing), "repeat": [2, 2, 2]}
+    run = tmp_path / "run.yaml"
+    run.write_text(yaml.safe_dump(data))
+    before = _sha(run)
+    assert main(["alchemy", "optimize", str(run), "--quiet"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == [f"thermograd alchemy: error: structure file {str(missing)!r} not found"]
+    assert _sha(run) == before and fake_backend == []  # refused before the backend was built
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.yaml"]
+
+
+def test_structure_file_with_repeat_is_the_host(tmp_path, capsys, fake_backend):
+    from ase.build import bulk
+
+    data = _template()
+    host = tmp_path / "nacl.extxyz"
+    bulk("NaCl", "rocksalt", a=5.683, cubic=True).write(host)
+    data["structure"] = {"file": str(host), "repeat": [1, 1, 2]}
+    run = tmp_path / "run.yaml"
+    run.write_text(yaml.safe_dump(data))
+    assert main(["alchemy", "optimize", str(run), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Na on 8 sites" in out and "K on 8 sites" in out  # 16 atoms: the file's cell repeated twice

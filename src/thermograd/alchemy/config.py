@@ -1,6 +1,7 @@
 """YAML run-file models for ``thermograd alchemy lattice|optimize|integrate RUN.yaml`` (strict keys,
-"did you mean" hints), and the builders that turn them into a structure, an alchemical system and a
-backend."""
+"did you mean" hints), and the builders that turn them into an alchemical system and a backend. The
+``structure`` section is the shared :class:`thermograd.systems.StructureConfig` (an ``ase.build.bulk``
+prototype, a lattice builder or a file), built by :func:`thermograd.systems.build_structure`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import Field, model_validator
 
 from ..config import StrictModel
 from ..errors import ConfigError, InputError
+from ..systems import StructureConfig
 
 
 class BackendConfig(StrictModel):
@@ -21,41 +23,6 @@ class BackendConfig(StrictModel):
     dtype: Literal["float32", "float64"] = "float64"
     policy: Literal["cross-group", "paper"] = "cross-group"
     device: str = "cpu"
-
-
-class StructureConfig(StrictModel):
-    """The host structure: an ASE-readable file or an ``ase.build.bulk`` prototype."""
-
-    file: str | None = None
-    name: str | None = None  # e.g. NaCl, CeO2, Fe
-    crystalstructure: str | None = None  # rocksalt, fluorite, bcc, ...
-    a: float | None = Field(default=None, gt=0)  # Å
-    cubic: bool = True
-    repeat: list[int] = Field(default_factory=lambda: [1, 1, 1], min_length=3, max_length=3)
-
-    @model_validator(mode="after")
-    def _one_source(self):
-        if (self.file is None) == (self.name is None):
-            raise ValueError("give exactly one of 'file' or 'name' (+ crystalstructure, a)")
-        return self
-
-    def build(self):
-        """The ``ase.Atoms`` described by this section."""
-        if self.file is not None:
-            from ase.io import read
-
-            try:
-                atoms = read(self.file)
-            except FileNotFoundError:
-                raise ConfigError(f"structure file not found: {self.file}") from None
-        else:
-            from ase.build import bulk
-
-            try:
-                atoms = bulk(self.name, self.crystalstructure, a=self.a, cubic=self.cubic)
-            except Exception as exc:
-                raise ConfigError(f"cannot build {self.name} {self.crystalstructure}: {exc}") from None
-        return atoms.repeat(tuple(self.repeat))
 
 
 class AlchemyConfig(StrictModel):

@@ -235,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
     from ..alchemy.config import AlchemyRun, build_backend
     from ..config import load_yaml_model
     from ..errors import InputError
+    from ..systems import build_structure
 
     cfg = load_yaml_model(AlchemyRun, args.run_file)
     from ..alchemy.calculator import check_backend_species  # torch: after the run file is read
@@ -245,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
         inputs=[args.run_file, cfg.structure.file, cfg.backend.model],
         force=args.force,
     )
-    atoms = cfg.structure.build()
+    atoms = build_structure(cfg.structure)
     try:
         system = cfg.alchemy.build(atoms)
     except InputError as exc:
