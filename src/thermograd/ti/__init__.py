@@ -4,8 +4,10 @@ analytic model), with honest error bars.
 * :func:`run_lambda_ti` — harmonic (model Hessian) → model equilibrium λ-TI: F = E_0 + F_h + F_anh.
 * :func:`run_frenkel_ladd` — Einstein crystal → model nonequilibrium switching (Freitas et al. 2016).
 * :func:`run_reversible_scaling` — F(T) over a temperature range anchored at one F(T0).
-* Systems: :class:`~thermograd.ti.lammps_md.LammpsSystem` (LAMMPS) and
-  :class:`~thermograd.ti.native.NativeSystem` (NumPy BAOAB Langevin on analytic models).
+* Systems: anything implementing :class:`~thermograd.ti.system.TISystem` (the drivers' only contract with an
+  engine; per-step records are :class:`~thermograd.ti.system.Trace`):
+  :class:`~thermograd.ti.lammps_md.LammpsSystem` (LAMMPS) and :class:`~thermograd.ti.native.NativeSystem`
+  (NumPy BAOAB Langevin on analytic models).
 * Conventions (``"cell"``, ``"ddos"``, ``"calphy"``) are defined in :mod:`thermograd.ti.results`.
 """
 
@@ -18,7 +20,10 @@ import importlib
 _EXPORTS = {
     "FrenkelLaddResult": "results",
     "LambdaTIResult": "results",
+    "NPTSystem": "system",
     "ReversibleScalingResult": "results",
+    "TISystem": "system",
+    "Trace": "system",
     "run_frenkel_ladd": "frenkel_ladd",
     "run_lambda_ti": "lambda_ti",
     "run_reversible_scaling": "reversible_scaling",

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import EngineError
 from ..parallel import SerialExecutor
+from .system import NPTSystem, TISystem
 
 
 def task_seeds(seed: int, n: int) -> list[int]:
@@ -108,24 +109,24 @@ def _broken(exc: BaseException) -> EngineError:
     return EngineError(f"a worker process died ({exc}); finished tasks are kept, rerun to resume")
 
 
-def lambda_task(system, lam, T, hessian, energy_offset, n_equil, n_prod, seed):
+def lambda_task(system: TISystem, lam, T, hessian, energy_offset, n_equil, n_prod, seed):
     tr = system.lambda_samples(lam, T, hessian, energy_offset, n_equil, n_prod, seed)
     return np.asarray(tr.dU_dlam, dtype=float), float(tr.max_displacement)
 
 
-def msd_task(system, T, n_equil, n_steps, seed):
+def msd_task(system: TISystem, T, n_equil, n_steps, seed):
     return float(system.msd(T, n_equil, n_steps, seed))
 
 
-def npt_volume_task(system, T, pressure, n_steps, seed):
+def npt_volume_task(system: NPTSystem, T, pressure, n_steps, seed):
     return float(system.npt_volume(T, pressure, n_steps, seed))
 
 
-def fl_task(system, T, spring, n_equil, n_switch, seed):
+def fl_task(system: TISystem, T, spring, n_equil, n_switch, seed):
     fwd, bwd = system.fl_switch(T, spring, n_equil, n_switch, seed)
     return (np.asarray(fwd.lam), np.asarray(fwd.dU_dlam), np.asarray(bwd.lam), np.asarray(bwd.dU_dlam))
 
 
-def rs_task(system, T, lam_final, n_equil, n_switch, seed):
+def rs_task(system: TISystem, T, lam_final, n_equil, n_switch, seed):
     fwd, bwd = system.rs_switch(T, lam_final, n_equil, n_switch, seed)
     return (np.asarray(fwd.lam), np.asarray(fwd.dU_dlam), np.asarray(bwd.lam), np.asarray(bwd.dU_dlam))

@@ -21,6 +21,7 @@ from ..units import KB
 from ._tasks import fl_task, msd_task, npt_volume_task, run_tasks, task_seeds
 from .results import FrenkelLaddResult
 from .switching import combine_switches, switching_work
+from .system import NPTSystem, TISystem
 
 
 def _bar_to_ev_per_a3(p_bar: float) -> float:
@@ -44,7 +45,7 @@ def calphy_form(
 
 
 def run_frenkel_ladd(
-    system,
+    system: TISystem,
     T: float,
     *,
     spring: float | None = None,
@@ -63,7 +64,7 @@ def run_frenkel_ladd(
     """Absolute free energy per atom by Frenkel–Ladd switching (centre of mass pinned).
 
     Args:
-        system: a TI system (native or LAMMPS), picklable.
+        system: a :class:`~thermograd.ti.system.TISystem`, picklable.
         T: temperature, K (> 0).
         spring: Einstein spring constant, eV/Å²; default 3k_BT/⟨|Δr|²⟩ from an NVT run of the model.
         n_msd_equil: equilibration steps of the MSD run.
@@ -73,7 +74,7 @@ def run_frenkel_ladd(
         n_repeats: independent forward/backward pairs (≥ 2 for an error bar).
         seed: master seed (task i uses the i-th spawned seed).
         pressure: if given (bar), first equilibrate the volume in NPT at (T, P) (LAMMPS systems only) and
-            report G = F + PV as well.
+            report G = F + PV as well; needs a :class:`~thermograd.ti.system.NPTSystem`.
         n_npt: NPT steps (half equilibration, half averaging) when ``pressure`` is given.
         executor: runs the switching pairs.
         progress: show a tqdm bar.
@@ -93,7 +94,7 @@ def run_frenkel_ladd(
     seeds = task_seeds(seed, n_repeats + 2)
     md_steps = 0
     if pressure is not None:
-        if not hasattr(system, "npt_volume"):
+        if not isinstance(system, NPTSystem):
             raise InputError(f"{type(system).__name__} cannot equilibrate the volume (pressure given)")
         npt = [(system, float(T), float(pressure), int(n_npt), seeds[-1])]
         system = system.with_volume(run_tasks(npt_volume_task, npt, None, False, f"NPT {T:g} K", journal)[0])

@@ -19,10 +19,11 @@ from ._tasks import lambda_task, run_tasks, task_seeds
 from .quadrature import gauss_legendre, integrate
 from .results import LambdaPoint, LambdaTIResult, calphy_shift
 from .statistics import mean_and_error
+from .system import TISystem
 
 
 def run_lambda_ti(
-    system,
+    system: TISystem,
     T: float,
     *,
     n_points: int = 5,
@@ -39,7 +40,7 @@ def run_lambda_ti(
     """Absolute free energy per atom by harmonic → model λ-TI.
 
     Args:
-        system: a TI system (:class:`~thermograd.ti.native.NativeSystem` or
+        system: a :class:`~thermograd.ti.system.TISystem` (e.g.
             :class:`~thermograd.ti.lammps_md.LammpsSystem`), picklable.
         T: temperature, K (> 0).
         n_points: Gauss–Legendre λ points.

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EngineError, InputError, UnstableStructureError
-from .native import Trace
+from .system import SwitchLegs, Trace
 
 #: Steps per ``run`` chunk; the stability check runs after each chunk.
 CHUNK = 2000
@@ -55,7 +55,8 @@ def scaled_potential(potential, scale: str):
 
 @dataclass
 class LammpsSystem:
-    """A single-species crystal with a LAMMPS pair potential (picklable; one LAMMPS instance per task).
+    """A single-species crystal with a LAMMPS pair potential (picklable; one LAMMPS instance per task);
+    implements :class:`~thermograd.ti.system.TISystem` and :class:`~thermograd.ti.system.NPTSystem`.
 
     Args:
         atoms: reference structure (the lattice sites; relax it first), ASE ``Atoms``.
@@ -174,7 +175,7 @@ class LammpsSystem:
         self._check(float(data[:, -1].max()), T)
         return data[:, :-1]
 
-    # ------------------------------------------------------------------ protocol
+    # ------------------------------------------------------------------ TISystem
     def lambda_samples(
         self,
         lam: float,
@@ -237,9 +238,7 @@ class LammpsSystem:
             data = self._record(s, n_steps, T, "${tg_msd}", tmp, "msd")
             return float(data[:, 0].mean())
 
-    def fl_switch(
-        self, T: float, spring: float, n_equil: int, n_switch: int, seed: int
-    ) -> tuple[Trace, Trace]:
+    def fl_switch(self, T: float, spring: float, n_equil: int, n_switch: int, seed: int) -> SwitchLegs:
         """Frenkel–Ladd legs with ``fix ti/spring``: forward model → Einstein, backward; ∂U/∂λ = U_E − U."""
         with self._session() as s, tempfile.TemporaryDirectory(prefix="thermograd-ti-") as tmp:
             self._setup(s, T, seed, (f"fix tg_ti all ti/spring {spring!r} {n_switch} {n_equil} function 2",))
@@ -257,9 +256,7 @@ class LammpsSystem:
                 legs.append(Trace(data[:, 0], data[:, 2] - data[:, 1], float("nan")))
             return legs[0], legs[1]
 
-    def rs_switch(
-        self, T: float, lam_final: float, n_equil: int, n_switch: int, seed: int
-    ) -> tuple[Trace, Trace]:
+    def rs_switch(self, T: float, lam_final: float, n_equil: int, n_switch: int, seed: int) -> SwitchLegs:
         """Reversible-scaling legs of λU at T, λ: 1 → lam_final → 1 (T/λ linear in time); ∂U/∂λ = U."""
         if not lam_final > 0:
             raise InputError(f"final scaling must be > 0, got {lam_final}")
@@ -296,6 +293,7 @@ class LammpsSystem:
                 legs.append(Trace(data[:, 0], data[:, 1] / data[:, 0], float("nan")))
             return legs[0], legs[1]
 
+    # ------------------------------------------------------------------ NPTSystem
     def at_pressure(self, T: float, pressure: float, n_steps: int, seed: int) -> LammpsSystem:
         """A copy isotropically rescaled to the mean NPT volume at (T, P); P in bar, n_steps ≥ 200."""
         return self.with_volume(self.npt_volume(T, pressure, n_steps, seed))

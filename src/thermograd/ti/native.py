@@ -4,8 +4,8 @@ Models are plain callables ``energy_forces(positions) -> (energy eV, forces (N, 
 crystal ½δxᵀHδx (translation invariant when H obeys the acoustic sum rule) and an Einstein crystal
 Σ½k|x − x⁰|². :class:`NativeSystem` runs BAOAB Langevin dynamics (Leimkuhler & Matthews, Appl. Math. Res.
 Express 2013, 34) on the linear path U_λ = (1 − λ)U_A + λU_B and records ∂U/∂λ = U_B − U_A every step; it
-implements the same system protocol as :class:`thermograd.ti.lammps_md.LammpsSystem`, so every TI driver
-runs unchanged on both engines.
+implements :class:`thermograd.ti.system.TISystem`, as :class:`thermograd.ti.lammps_md.LammpsSystem` does, so
+every TI driver runs unchanged on both engines.
 
 Centre of mass: with ``fix_com=True`` the total momentum is removed after every thermostat kick and the
 centre of mass is held at that of the reference sites, so only the 3N − 3 internal degrees of freedom are
@@ -15,17 +15,14 @@ sampled (consistent with the 3N − 3 harmonic modes; see :mod:`thermograd.ti.re
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError, UnstableStructureError
-from ..units import KB
+from ..units import EV_PER_A2_AMU_TO_PS2, KB
 from .switching import freitas_lambda
-
-#: (eV/Å²)/amu in ps⁻² (9648.53). Defined here because thermograd.units.EV_PER_A2_AMU_TO_PS2 is off by
-#: a factor 1e8 in this build (reported); ω² = κ/m·this.
-ACC_EV_A_AMU = 1.602176634e-19 / 1.66053906660e-27 / 1e-20 * 1e-24
+from .system import SwitchLegs, Trace
 
 EnergyForces = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
@@ -73,26 +70,9 @@ def _zero(positions: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 @dataclass
-class Trace:
-    """Per-step record of one MD segment.
-
-    Attributes:
-        lam: λ at each recorded step, shape (n,).
-        dU_dlam: ∂U/∂λ = U_B − U_A at each recorded step, shape (n,), eV (whole cell).
-        max_displacement: largest distance of any atom from its reference site seen, Å.
-        msd: mean squared displacement from the reference sites averaged over the segment, Å².
-    """
-
-    lam: np.ndarray
-    dU_dlam: np.ndarray
-    max_displacement: float
-    msd: float = float("nan")
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass
 class NativeSystem:
-    """A single-species model on the native BAOAB Langevin engine.
+    """A single-species model on the native BAOAB Langevin engine; implements
+    :class:`~thermograd.ti.system.TISystem` (not :class:`~thermograd.ti.system.NPTSystem`: the cell is fixed).
 
     Args:
         model: the system's energy, ``energy_forces(positions)``; energies in eV for the whole cell.
@@ -125,7 +105,7 @@ class NativeSystem:
     def n_atoms(self) -> int:
         return int(self.positions.shape[0])
 
-    # ------------------------------------------------------------------ protocol
+    # ------------------------------------------------------------------ TISystem
     def fingerprint(self) -> dict[str, str]:
         """Digests of what the system's results depend on (keys of the TI task journal)."""
         from .journal import digest
@@ -181,17 +161,13 @@ class NativeSystem:
         schedule = np.zeros(n_equil + n_steps + 1)
         return self._run(self.model, _zero, schedule, x, v, T, rng, record_from=n_equil + 1).msd
 
-    def fl_switch(
-        self, T: float, spring: float, n_equil: int, n_switch: int, seed: int
-    ) -> tuple[Trace, Trace]:
+    def fl_switch(self, T: float, spring: float, n_equil: int, n_switch: int, seed: int) -> SwitchLegs:
         """One forward (model → Einstein) and backward switching leg; ∂U/∂λ = U_E − U, eV (cell)."""
         return self._switch_pair(
             self.model, EinsteinModel(spring, self.positions), 0.0, 1.0, T, n_equil, n_switch, seed
         )
 
-    def rs_switch(
-        self, T: float, lam_final: float, n_equil: int, n_switch: int, seed: int
-    ) -> tuple[Trace, Trace]:
+    def rs_switch(self, T: float, lam_final: float, n_equil: int, n_switch: int, seed: int) -> SwitchLegs:
         """Reversible scaling legs of λU at temperature T, λ: 1 → lam_final → 1; ∂U/∂λ = U, eV (cell).
 
         λ(τ) = 1/(1 + τ(1/lam_final − 1)) makes the effective temperature T/λ linear in time.
@@ -231,7 +207,7 @@ class NativeSystem:
     def _initial_state(self, T: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if not T > 0:
             raise InputError(f"temperature must be > 0 K, got {T!r}")
-        sigma = np.sqrt(KB * T / self.mass * ACC_EV_A_AMU)
+        sigma = np.sqrt(KB * T / self.mass * EV_PER_A2_AMU_TO_PS2)
         v = rng.normal(0.0, sigma, size=self.positions.shape)
         if self.fix_com:
             v -= v.mean(axis=0)
@@ -240,7 +216,7 @@ class NativeSystem:
     def _run(self, model_a, model_b, schedule, x, v, T, rng, record_from: int | None) -> Trace:
         """BAOAB over len(schedule) − 1 steps with λ_k = schedule[k]; records steps ≥ record_from."""
         dt, gamma = self.timestep, 1.0 / self.damping
-        acc = ACC_EV_A_AMU / self.mass
+        acc = EV_PER_A2_AMU_TO_PS2 / self.mass
         c1 = np.exp(-gamma * dt)
         c2 = np.sqrt((1.0 - c1**2) * KB * T * acc)
         com0 = self.positions.mean(axis=0)

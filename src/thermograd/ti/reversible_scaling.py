@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..units import KB
 from ._tasks import rs_task, run_tasks, task_seeds
 from .results import ReversibleScalingResult
+from .system import TISystem
 
 
 def _cumulative(lam: np.ndarray, du: np.ndarray) -> np.ndarray:
@@ -25,7 +26,7 @@ def _cumulative(lam: np.ndarray, du: np.ndarray) -> np.ndarray:
 
 
 def run_reversible_scaling(
-    system,
+    system: TISystem,
     T0: float,
     T_final: float,
     F0: float,
@@ -43,7 +44,7 @@ def run_reversible_scaling(
     """F(T) between T0 and T_final anchored at F(T0) (``"cell"`` convention, eV/atom).
 
     Args:
-        system: a TI system (native or LAMMPS), picklable.
+        system: a :class:`~thermograd.ti.system.TISystem`, picklable.
         T0: anchor temperature, K; the MD runs at T0 with the potential scaled by λ.
         T_final: the other end of the range, K (above or below T0).
         F0: F(T0) per atom in the ``"cell"`` convention (e.g. a Frenkel–Ladd ``F``), eV/atom.

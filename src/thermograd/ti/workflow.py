@@ -23,6 +23,7 @@ from .frenkel_ladd import run_frenkel_ladd
 from .lambda_ti import run_lambda_ti
 from .results import FrenkelLaddResult, LambdaTIResult, ReversibleScalingResult, _clean
 from .reversible_scaling import run_reversible_scaling
+from .system import TISystem
 
 #: ``format`` entry of the JSON result
 RESULT_FORMAT = "thermograd-ti"
@@ -172,7 +173,7 @@ def run_ti_workflow(
     cfg: TIRunConfig,
     executor: Executor | None = None,
     progress: bool = False,
-    system=None,
+    system: TISystem | None = None,
     journal: str | os.PathLike | None = None,
 ) -> TIReport:
     """Run every method of ``cfg`` (serially over temperatures; tasks of each method go to ``executor``).
@@ -181,7 +182,7 @@ def run_ti_workflow(
         cfg: the run file.
         executor: where the tasks of each calculation run (default: serially here).
         progress: tqdm bars.
-        system: a ready TI system (default: built from ``cfg``).
+        system: a ready :class:`~thermograd.ti.system.TISystem` (default: a LAMMPS one built from ``cfg``).
         journal: path of the task journal (created if missing; see :mod:`thermograd.ti.journal`): tasks
             already in it are reused, finished ones are recorded at once. ``None``: no journal.
 
@@ -211,7 +212,9 @@ def run_ti_workflow(
     return report
 
 
-def _run_methods(cfg: TIRunConfig, system, report: TIReport, executor, progress: bool, journal) -> None:
+def _run_methods(
+    cfg: TIRunConfig, system: TISystem, report: TIReport, executor, progress: bool, journal
+) -> None:
     temps = [float(t) for t in cfg.temperatures]
     lt, fl = cfg.lambda_ti, cfg.frenkel_ladd
     need_fl = "frenkel_ladd" in cfg.methods
