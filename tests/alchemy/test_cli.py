@@ -59,3 +59,16 @@ def test_optimize_runs(tmp_path, capsys):
     assert out["steps"] == 1 and abs(sum(out["lam"]) - 1) < 1e-9 and out["converged"] is False
     assert out["lam"][1] > 0.001  # the stress gradient pushes toward K at a = 6 Å
     assert (tmp_path / "l.png").stat().st_size > 0
+
+
+def test_package_import_is_lazy_and_load_sevennet_comes_from_sevennet():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, thermograd.alchemy as a; heavy = {'torch', 'sevenn'} & set(sys.modules); "
+        "f = a.load_sevennet; print(sorted(heavy), f.__module__, 'sevenn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # nothing heavy on import; the loader brings torch but not sevenn (that comes with the first model)
+    assert out.split() == ["[]", "thermograd.alchemy.sevennet", "False"]

@@ -174,3 +174,13 @@ def test_unknown_species_is_rejected(sevennet64, nacl8):
     sysm = AlchemicalSystem(nacl8, [AlchemicalGroup((0,), "Na"), AlchemicalGroup((0,), "Fm")])
     with pytest.raises(InputError, match="Fm"):
         AlchemicalCalculator(sysm, backend=sevennet64)
+
+
+def test_package_exports_the_one_cached_loader(sevennet64, sevennet32):
+    import thermograd.alchemy as alchemy
+    from thermograd.alchemy import sevennet
+
+    assert alchemy.load_sevennet is sevennet.load_sevennet
+    # dtype defaults to float64 whether left out or given as None; one instance per (model, dtype, device)
+    assert alchemy.load_sevennet() is sevennet64 and alchemy.load_sevennet(dtype=None) is sevennet64
+    assert alchemy.load_sevennet("7net-0", torch.float32, "cpu") is sevennet32

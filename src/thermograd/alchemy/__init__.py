@@ -30,6 +30,7 @@ _EXPORTS = {
     "optimize_composition": "optimize",
     "project_simplex": "optimize",
     "projected_step": "optimize",
+    "load_sevennet": "sevennet",
     "AlchemicalGroup": "system",
     "AlchemicalSystem": "system",
     "substitution": "system",
@@ -52,15 +53,6 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
-
-
-def load_sevennet(model: str = "7net-0", dtype=None, device: str = "cpu"):
-    """Cached SevenNet backend (imports ``sevenn`` on first use); ``dtype`` defaults to float64."""
-    import torch
-
-    from .sevennet import load_sevennet as _load
-
-    return _load(model, dtype=torch.float64 if dtype is None else dtype, device=device)
 
 
 __all__ = [

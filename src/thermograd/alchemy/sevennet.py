@@ -164,9 +164,13 @@ _CACHE: dict[tuple, SevenNetBackend] = {}
 
 
 def load_sevennet(
-    model: str = "7net-0", dtype: torch.dtype = torch.float64, device: str = "cpu"
+    model: str = "7net-0", dtype: torch.dtype | None = None, device: str = "cpu"
 ) -> SevenNetBackend:
-    """Cached :class:`SevenNetBackend` (loading takes seconds; tests and workflows share one instance)."""
+    """Cached :class:`SevenNetBackend` (loading takes seconds; tests and workflows share one instance).
+
+    ``dtype`` defaults to ``torch.float64``; ``sevenn`` is imported with the first model loaded.
+    """
+    dtype = torch.float64 if dtype is None else dtype
     key = (str(model), dtype, str(device))
     if key not in _CACHE:
         _CACHE[key] = SevenNetBackend(model, dtype=dtype, device=device)
