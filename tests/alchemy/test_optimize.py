@@ -45,6 +45,14 @@ def test_projected_step_removes_the_mean_gradient():
     assert np.allclose(projected_step(lam, np.array([1.0, -1.0]), [(0, 1)], lr=0.1), [0.4, 0.6])
 
 
+def test_exponentiated_step_is_multiplicative_and_single_weights_are_clipped():
+    q = np.exp(-0.2)  # λ_i ∝ λ_i exp(−η g_i): (0.5 e^{−0.1}, 0.5 e^{+0.1}) normalised
+    out = exponentiated_step(np.array([0.5, 0.5, 0.95]), np.array([1.0, -1.0, -1.0]), [(0, 1), (2,)], lr=0.1)
+    assert np.allclose(out, [q / (1 + q), 1 / (1 + q), 1.0])  # 0.95 + 0.1 clipped to 1
+    out = projected_step(np.array([0.5, 0.5, 0.03]), np.array([0.0, 0.0, 0.5]), [(0, 1), (2,)], lr=0.1)
+    assert np.allclose(out, [0.5, 0.5, 0.0])  # 0.03 − 0.05 clipped to 0
+
+
 @pytest.mark.parametrize("method", ["projected", "exponentiated"])
 def test_optimize_reaches_constrained_minimum(method):
     target = torch.tensor([0.1, 0.6, 0.3, 0.75, 0.25], dtype=torch.float64)

@@ -38,15 +38,9 @@ def projected_step(lam, grad, constraints: Sequence[tuple[int, ...]], lr: float)
         constraints: group-index tuples, one per simplex.
         lr: step size.
     """
-    lam, grad = np.asarray(lam, dtype=float).copy(), np.asarray(grad, dtype=float)
-    for c in constraints:
-        idx = list(c)
-        if len(idx) == 1:
-            lam[idx] = np.clip(lam[idx] - lr * grad[idx], 0.0, 1.0)
-        else:
-            g = grad[idx] - grad[idx].mean()
-            lam[idx] = project_simplex(lam[idx] - lr * g)
-    return lam
+    return _per_simplex(
+        lam, grad, constraints, lr, lambda lam_c, g: project_simplex(lam_c - lr * (g - g.mean()))
+    )
 
 
 def exponentiated_step(
@@ -61,15 +55,24 @@ def exponentiated_step(
         lr: step size η.
         floor: weights are kept above this so that a vertex start can still move.
     """
+
+    def step(lam_c, g):
+        w = np.maximum(lam_c, floor) * np.exp(-lr * (g - g.min()))  # shift for overflow safety; cancels below
+        return w / w.sum()
+
+    return _per_simplex(lam, grad, constraints, lr, step)
+
+
+def _per_simplex(lam, grad, constraints: Sequence[tuple[int, ...]], lr: float, simplex_step) -> np.ndarray:
+    """New weights: ``simplex_step(λ_c, ∂L/∂λ_c)`` on every simplex c of ``constraints``; a group alone in
+    its constraint takes a plain gradient step clipped to [0, 1]."""
     lam, grad = np.asarray(lam, dtype=float).copy(), np.asarray(grad, dtype=float)
     for c in constraints:
         idx = list(c)
         if len(idx) == 1:
             lam[idx] = np.clip(lam[idx] - lr * grad[idx], 0.0, 1.0)
         else:
-            g = grad[idx] - grad[idx].min()  # shift for overflow safety; cancels in the normalisation
-            w = np.maximum(lam[idx], floor) * np.exp(-lr * g)
-            lam[idx] = w / w.sum()
+            lam[idx] = simplex_step(lam[idx], grad[idx])
     return lam
 
 
