@@ -10,6 +10,7 @@ from thermograd.alchemy.workflows import (
     LatticeScan,
     lambda_integration_0k,
     match_lattice,
+    plot_series,
     plot_vegard,
     quadrature,
 )
@@ -31,6 +32,18 @@ def test_vegard_deviation_and_plot(tmp_path):
     dev = scan.vegard_deviation()
     assert dev[0] == pytest.approx(0) and dev[-1] == pytest.approx(0) and dev[2] < 0
     assert plot_vegard([scan], tmp_path / "v.png").stat().st_size > 0
+
+
+def test_plot_series_writes_the_file_and_closes_its_figure(tmp_path):
+    import matplotlib.pyplot as plt
+
+    open_before = plt.get_fignums()
+    path = plot_series([3.0, 1.0, 0.2], tmp_path / "loss.svg", xlabel="step", ylabel="loss (GPa²)", logy=True)
+    text = path.read_text()
+    assert text.lstrip().startswith("<?xml") and "loss (GPa²)" in text  # format from the suffix, labels kept
+    assert plt.get_fignums() == open_before  # no figure left open
+    assert plot_series([1.0, 2.0], tmp_path / "d.png", xlabel="t", ylabel="dE/dt", x=[0.1, 0.9]).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.png", "loss.svg"]  # no temporary file left
 
 
 def _nacl_system(atoms, lam=(1.0, 0.0)):

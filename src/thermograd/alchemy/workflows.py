@@ -167,12 +167,7 @@ def lattice_vs_composition(
 
 def plot_vegard(scans: Sequence[LatticeScan], path: str | Path) -> Path:
     """Plot a(x) and its deviation from Vegard's chord for one or more scans; returns the written path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, (ax1, ax2) = _pyplot().subplots(1, 2, figsize=(9, 3.6))
     for scan in scans:
         ax1.plot(scan.x, scan.a, "o-", label=scan.label)
         ax2.plot(scan.x, 1e3 * scan.vegard_deviation(), "o-", label=scan.label)
@@ -180,12 +175,37 @@ def plot_vegard(scans: Sequence[LatticeScan], path: str | Path) -> Path:
     ax2.axhline(0, color="0.6", lw=0.8)
     ax2.set(xlabel="x", ylabel="a − chord (mÅ)", title="deviation from Vegard's law")
     ax1.legend()
+    return _save(fig, path)
+
+
+def plot_series(y, path: str | Path, *, xlabel: str, ylabel: str, x=None, logy: bool = False) -> Path:
+    """Plot one curve y(x) (x the index 0, 1, ... where not given), e.g. a loss history or dE/dt(t); returns
+    the written path."""
+    fig, ax = _pyplot().subplots(figsize=(4.5, 3.4))
+    ax.plot(range(len(y)) if x is None else x, y, "o-")
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    return _save(fig, path)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    """Lay out, write atomically (temporary file, then rename) and close ``fig``; returns the path."""
     fig.tight_layout()
     path = Path(path)
     try:
-        save_figure(fig, path, dpi=150)  # atomic: temporary file, then rename
+        save_figure(fig, path, dpi=150)
     finally:
-        plt.close(fig)
+        _pyplot().close(fig)
     return path
 
 

@@ -94,6 +94,12 @@ def _plot_vegard(scan, path) -> None:
     plot_vegard([scan], path)
 
 
+def _plot_series(y, path, **kwargs) -> None:
+    from ..alchemy.workflows import plot_series
+
+    plot_series(y, path, **kwargs)
+
+
 def _optimize(cfg, backend, system, atoms, args):
     from ..alchemy.workflows import match_lattice
 
@@ -145,7 +151,7 @@ def _optimize(cfg, backend, system, atoms, args):
         }.get(res.stop, "")
         problem = f"the composition optimisation did not converge: {res.reason} (loss in GPa²); {hint}"
     loss = [h[0] for h in res.history]
-    plot = partial(_plot_xy, loss, "step", "loss (GPa²)", logy=True) if args.plot else None
+    plot = partial(_plot_series, loss, xlabel="step", ylabel="loss (GPa²)", logy=True) if args.plot else None
     return result, "\n".join(lines), problem, plot
 
 
@@ -202,28 +208,8 @@ def _integrate(cfg, backend, system, atoms, args):
             f"{n_bad} of {res.converged.size} position relaxations did not reach fmax {ic.fmax:g} eV/Å within "
             f"{ic.steps} steps; raise integrate.steps (or fmax)"
         )
-    plot = partial(_plot_xy, res.dE_dt, "t", "dE/dt (eV)", x=res.t) if args.plot else None
+    plot = partial(_plot_series, res.dE_dt, xlabel="t", ylabel="dE/dt (eV)", x=res.t) if args.plot else None
     return result, "\n".join(lines), problem, plot
-
-
-def _plot_xy(y, xlabel, ylabel, path, *, x=None, logy=False) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..outputs import save_figure
-
-    fig, ax = plt.subplots(figsize=(4.5, 3.4))
-    ax.plot(range(len(y)) if x is None else x, y, "o-")
-    if logy:
-        ax.set_yscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=150)
-    finally:
-        plt.close(fig)
 
 
 def run(args: argparse.Namespace) -> int:
