@@ -75,6 +75,12 @@ def _check_element(element: str) -> str:
     return element
 
 
+def _cubic_bulk(element: str, structure: str, a: float, size, strain: float):
+    from ase.build import bulk
+
+    return _finish(bulk(_check_element(element), structure, a=a, cubic=True), size, strain)
+
+
 def bcc(
     element: str,
     a: float | None = None,
@@ -83,10 +89,7 @@ def bcc(
     strain: float = 0.0,
 ):
     """Body-centred cubic supercell: 2·n_x·n_y·n_z atoms, V/atom = a³/2, nearest neighbour √3·a/2."""
-    from ase.build import bulk
-
-    a = _lattice_parameter(a, volume_per_atom, 0.5)
-    return _finish(bulk(_check_element(element), "bcc", a=a, cubic=True), size, strain)
+    return _cubic_bulk(element, "bcc", _lattice_parameter(a, volume_per_atom, 0.5), size, strain)
 
 
 def fcc(
@@ -97,10 +100,7 @@ def fcc(
     strain: float = 0.0,
 ):
     """Face-centred cubic supercell: 4·n_x·n_y·n_z atoms, V/atom = a³/4, nearest neighbour a/√2."""
-    from ase.build import bulk
-
-    a = _lattice_parameter(a, volume_per_atom, 0.25)
-    return _finish(bulk(_check_element(element), "fcc", a=a, cubic=True), size, strain)
+    return _cubic_bulk(element, "fcc", _lattice_parameter(a, volume_per_atom, 0.25), size, strain)
 
 
 def hcp(
