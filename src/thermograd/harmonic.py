@@ -186,17 +186,30 @@ def harmonic_free_energy(modes: Modes, T, convention: str = "ddos"):
     ``"cell"``: F_h = (k_B T / N) Σ_l ln βħω_l (finite-cell sum over the 3N − 3 modes).
     ω_l = √(κ_l/m). ``T`` may be a float or an array (K).
     """
-    if convention not in HARMONIC_CONVENTIONS:
-        raise InputError(f"unknown harmonic convention {convention!r}; use one of {HARMONIC_CONVENTIONS}")
     T = np.asarray(T, dtype=float)
     if not np.all(T > 0):
         raise InputError(f"temperature must be > 0 K, got {T}")
     log_hbar_omega = 0.5 * np.log(HBAR2_PER_AMU * modes.kappa / modes.mass)  # ln(ħω / eV)
+    return harmonic_free_energy_of(
+        float(np.mean(log_hbar_omega)), T, convention, modes.n_modes, modes.n_atoms
+    )
+
+
+def mean_log_hbar_omega(kappa_bar: float, mean_log_nu: float, mass: float) -> float:
+    """⟨ln ħω_l⟩ (ħω in eV) from κ̄ (eV/Å²), ⟨ln κ_l/κ̄⟩ and the mass (amu): ½ ln(ħ²κ̄/m) + ½⟨ln ν⟩."""
+    return 0.5 * math.log(HBAR2_PER_AMU * kappa_bar / mass) + 0.5 * mean_log_nu
+
+
+def harmonic_free_energy_of(mean_log_hw: float, T, convention: str, n_modes: int, n_atoms: int):
+    """F_h per atom, eV, from ⟨ln ħω_l⟩ of the 3N − 3 modes, in ``convention`` (see
+    :func:`harmonic_free_energy`); works on floats, NumPy arrays and torch tensors of T (K)."""
+    if convention not in HARMONIC_CONVENTIONS:
+        raise InputError(f"unknown harmonic convention {convention!r}; use one of {HARMONIC_CONVENTIONS}")
     kT = KB * T
-    mean_term = np.mean(log_hbar_omega) - np.log(kT)  # ⟨ln βħω⟩
+    mean_term = mean_log_hw - _log(kT)  # ⟨ln βħω⟩
     if convention == "ddos":
         return 3.0 * kT * mean_term
-    return kT * modes.n_modes * mean_term / modes.n_atoms
+    return kT * n_modes * mean_term / n_atoms
 
 
 def einstein_free_energy(spring: np.ndarray | float, mass: np.ndarray | float, T: float) -> float:

@@ -130,12 +130,12 @@ def tune_figure(loss_history, before, after, target_Tc: float, *, phases=("A", "
             np.asarray(res.T),
             res.dF,
             res.sigma_dF,
-            res.out_of_range,
+            res.flagged,
             res.Tc,
             res.Tc_error,
             f"ΔF {label}",
             color,
-            flag_label=label == "before" or not np.any(before.out_of_range),
+            flag_label=label == "before" or not np.any(before.flagged),
         )
     ax.axvline(target_Tc, color="k", lw=1.0, label=f"target T$_c$ = {target_Tc:g} K")
     ax.set_xlabel("T (K)")

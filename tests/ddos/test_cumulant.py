@@ -59,12 +59,12 @@ def test_gamma_closure_reduces_to_gaussian_without_skewness() -> None:
 @pytest.mark.parametrize("T", TEMPS)
 def test_harmonic_identity_exact_alpha_integral(harmonic_estimator, T) -> None:
     """Descriptor = harmonic energy per atom, θ = 1: F_anh = 0 and F = F_h^cell exactly (finite N)."""
-    r = harmonic_estimator.predict([1.0], [T], n_boot=0)
+    r = harmonic_estimator.predict([1.0], [T], n_boot=0, convention="cell")
     assert abs(r.F_anh[0, 0]) < 1e-6
     assert r.F[0, 0] == pytest.approx(float(harmonic_free_energy(MODES, T, "cell")), abs=1e-6)
     r_ddos = harmonic_estimator.predict([1.0], [T], n_boot=0, convention="ddos")
     assert r_ddos.F[0, 0] == pytest.approx(float(harmonic_free_energy(MODES, T, "ddos")), abs=1e-6)
-    assert not r.out_of_range[0, 0]
+    assert not r.flagged[0, 0]
 
 
 @pytest.mark.parametrize("c", [0.7, 1.3])
@@ -118,7 +118,7 @@ def test_edge_flag_estimates_the_truncated_tail() -> None:
     neglected mass; the extrapolated tail estimate bounds it (within a factor 2) and the flag reports it."""
     narrow = CumulantEstimator(harmonic_campaign(np.geomspace(300.0, 3000.0, 40), KAPPA, MASS, N_ATOMS))
     r = narrow.predict([1.0], [150.0, 600.0, 900.0, 1400.0, 2000.0, 6000.0], n_boot=0)
-    err, tail, flag = np.abs(r.F_anh[0]), r.tail[0], r.out_of_range[0]
+    err, tail, flag = np.abs(r.F_anh[0]), r.extra["tail"][0], r.flagged[0]
     assert np.all(err[2:4] < 1e-6) and np.all(tail[2:4] < 1e-6) and not flag[2:4].any()  # well inside
     for k in (1, 4):  # near an edge: a real truncation error of 1e-5 to 1e-4 eV/atom, flagged and bounded
         assert flag[k] and err[k] > 1e-5 and err[k] <= tail[k] <= 2 * err[k]

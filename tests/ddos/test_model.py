@@ -38,7 +38,7 @@ def test_harmonic_identity(harmonic, method):
     T = np.array([300.0, 800.0, 1500.0])
     res = model.predict([1.0], T, method=method)
     np.testing.assert_allclose(res.F_minus_E0[0], harmonic_free_energy(modes, T, "ddos"), atol=1e-6, rtol=0)
-    assert not res.out_of_range.any()
+    assert not res.flagged.any()
     # ∂F/∂θ = D* = ⟨harmonic energy⟩ = 1.5 k_B T (equipartition of the potential energy)
     np.testing.assert_allclose(res.dF_dtheta[0, :, 0], 1.5 * KB * T, rtol=1e-4)
     # the optimum sits on the shell whose temperature equals T
@@ -94,5 +94,5 @@ def test_optimum_outside_the_shell_range_is_flagged(harmonic):
     """A model 10× softer than the reference needs T_α ≈ 10 T: beyond the 4000 K top shell at 1000 K."""
     model, _ = harmonic
     res = model.predict([[1.0], [0.1]], [300.0, 1000.0])
-    assert res.out_of_range.tolist() == [[False, False], [False, True]]
+    assert res.flagged.tolist() == [[False, False], [False, True]]
     assert res.T_star[1, 1] == pytest.approx(4000.0, rel=1e-9)

@@ -8,7 +8,7 @@ from scipy.optimize import brentq
 
 from thermograd.ddos.estimators.model import DDOSModel
 from thermograd.errors import InputError
-from thermograd.io.descriptordos import load_descriptordos
+from thermograd.ddos.importers import load_descriptordos
 from thermograd.io.snap import read_snapcoeff
 from thermograd.testing.synthetic import gaussian_free_energy, gaussian_model
 from thermograd.thermo.transition import transition_temperature
@@ -50,7 +50,7 @@ def test_synthetic_crossing_matches_closed_form(synthetic_models):
     tc_ref = brentq(lambda t: _closed("b", t) - _closed("a", t), 300.0, 2000.0, xtol=1e-8)
     res = transition_temperature(a, b, THETA, np.linspace(300.0, 2000.0, 35))
     assert res.Tc == pytest.approx(tc_ref, abs=0.05)
-    assert res.crossings == [res.Tc] and not res.out_of_range_at_Tc
+    assert res.crossings == [res.Tc] and not res.flagged_at_Tc
     assert res.slope < 0  # phase b has the larger entropy
     assert res.dE0 == pytest.approx(THETA @ (PHASES["b"][0] - PHASES["a"][0]))
 
@@ -80,4 +80,4 @@ def test_fe_bcc_fcc_crossing(fe_models, fe_shells):
     assert 0 < res.Tc_error < 100.0 and res.Tc_error_stat <= res.Tc_error
     assert res.dE0 == pytest.approx(0.0673, abs=2e-4)
     # the BCC optimum reaches the 2000 K top shell near Tc: the result must say so
-    assert res.out_of_range_at_Tc and res.warnings
+    assert res.flagged_at_Tc and res.warnings

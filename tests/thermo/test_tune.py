@@ -7,7 +7,7 @@ import pytest
 
 from thermograd.ddos.estimators.model import DDOSModel
 from thermograd.errors import InputError
-from thermograd.io.descriptordos import load_descriptordos
+from thermograd.ddos.importers import load_descriptordos
 from thermograd.io.snap import read_snapcoeff
 from thermograd.thermo.transition import transition_temperature
 from thermograd.thermo.tune import tune_transition
@@ -31,7 +31,7 @@ def test_fe_tune_to_1063(fe):
     # independent check of the tuned θ
     check = transition_temperature(bcc, fcc, res.theta, np.linspace(500.0, 2500.0, 41))
     assert check.Tc == pytest.approx(res.Tc, abs=1.0)
-    assert not check.out_of_range_at_Tc
+    assert not check.flagged_at_Tc
 
 
 def test_fe_tune_keep_both_constraints(fe):

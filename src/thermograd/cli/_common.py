@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_extrapolation", "add_force", "add_quiet"]
+__all__ = ["add_convention", "add_extrapolation", "add_force", "add_phase_inputs", "add_quiet", "open_phases"]
 
 
 def add_force(p: argparse.ArgumentParser, what: str = "output file") -> None:
@@ -33,3 +33,49 @@ def add_extrapolation(p: argparse.ArgumentParser, what: str, legacy_strict: bool
     p.add_argument("--allow-extrapolation", dest="allow_extrapolation", action="store_true", help=what)
     if legacy_strict:
         p.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
+
+
+def add_convention(p: argparse.ArgumentParser) -> None:
+    """``--convention ddos|cell``: the harmonic convention of every printed free energy (→ ``args.convention``)."""
+    p.add_argument(
+        "--convention",
+        choices=("ddos", "cell"),
+        default="ddos",
+        help="harmonic convention of F: ddos (3 k_BT<ln βħω>, default) or cell (the finite-cell sum, as λ-TI)",
+    )
+
+
+def add_phase_inputs(p: argparse.ArgumentParser) -> None:
+    """Two phases A and B, each a model file or a campaign file (with ``--phases`` and ``--tilted-a/-b``)."""
+    p.add_argument("model_a", help="phase A (stable below T_c when ΔF > 0): a model or a campaign file")
+    p.add_argument("model_b", help="phase B: a model or a campaign file")
+    p.add_argument(
+        "--phases",
+        nargs=2,
+        metavar=("A", "B"),
+        help="phase labels inside campaign files (default: the only phase of each)",
+    )
+    p.add_argument("--tilted-a", action="append", default=[], metavar="FILE", help="tilt file of phase A")
+    p.add_argument("--tilted-b", action="append", default=[], metavar="FILE", help="tilt file of phase B")
+    p.add_argument(
+        "--method",
+        choices=("fast", "table", "exact", "gamma", "reweight"),
+        help="model files: fast (default), table or exact; campaign files: gamma (default) or reweight",
+    )
+    add_convention(p)
+
+
+def open_phases(args: argparse.Namespace):
+    """The two estimators named by :func:`add_phase_inputs`' arguments."""
+    from ..ddos.estimators.from_file import open_estimator
+
+    phases = args.phases or (None, None)
+    return tuple(
+        open_estimator(path, phase=ph, tilted=tilts, method=args.method)
+        for path, ph, tilts in zip((args.model_a, args.model_b), phases, (args.tilted_a, args.tilted_b))
+    )
+
+
+def phase_inputs(args: argparse.Namespace) -> list:
+    """Every input file of :func:`add_phase_inputs` (for the output checks)."""
+    return [args.model_a, args.model_b, *args.tilted_a, *args.tilted_b]

@@ -2,10 +2,12 @@
 
 Minimises ½ΔF(θ, T_target)² + (r/2)|θ − θ_0|² over θ with linear constraints held exactly (``--keep``):
 ``0K-difference`` (θ·ΔD_0) and/or ``lattice-energy`` (θ·D_0 of phase A). Writes the tuned coefficients with
-the constant term and element header of the input file.
+the constant term and element header of the input file. Each phase is a model file (score model) or a
+campaign file (the accurate route: cumulant closure, exact α integral, MBAR on ``--tilted-a/-b`` shells); ΔF
+and its exact gradient ∂ΔF/∂θ come from the same estimators (``--convention`` as in ``predict``).
 
-Before any step, a target the models cannot serve without extrapolation (the optimum of a phase on the edge
-of its sampled shells at the target, or a target outside the --T grid) is refused (exit 2). The results are
+Before any step, a target the phases cannot serve with unflagged values (e.g. the optimum of a phase on the
+edge of its sampled shells at the target, or a target outside the --T grid) is refused (exit 2). The results are
 printed before any file is written; the output may not be an input and replaces only an existing .snapcoeff
 file (with ``--force``). Exit codes: 0 converged; 2 bad input or refused target (nothing written);
 3 not converged, or the tuned T_c relies on extrapolated free energies (without ``--allow-extrapolation``):
@@ -16,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_extrapolation, add_force
+from ._common import add_extrapolation, add_force, add_phase_inputs, open_phases, phase_inputs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model_a", help="model of phase A, e.g. BCC.h5")
-    p.add_argument("model_b", help="model of phase B, e.g. FCC.h5")
+    add_phase_inputs(p)
     p.add_argument("--theta", required=True, metavar="FILE.snapcoeff", help="starting SNAP coefficients")
     p.add_argument("--element", help="element block of the .snapcoeff file (default: the first)")
     p.add_argument("--target-Tc", dest="target_Tc", type=float, required=True, help="target T_c (K)")
@@ -52,10 +53,11 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from ..ddos.estimators.protocol import Coefficients
     from ..errors import InputError
-    from ..io.snap import write_snapcoeff
+    from ..io.snap import read_snapcoeff, write_snapcoeff
     from ..outputs import check_outputs
-    from .inputs import load_theta, parse_temperatures
+    from .inputs import parse_temperatures
 
     if args.max_steps < 0:
         raise InputError(f"--max-steps must be >= 0, got {args.max_steps}")
@@ -64,31 +66,30 @@ def run(args: argparse.Namespace) -> int:
     T = parse_temperatures(args.T, default_points=81)
     out = check_outputs(
         [(args.output, "snapcoeff"), (args.plot, "plot")],
-        inputs=[args.model_a, args.model_b, args.theta],
+        inputs=[*phase_inputs(args), args.theta],
         force=args.force,
     )[0]
     plot = args.plot
-    from ..io.ddos_model import load_model  # checks the file before torch is imported
-
-    a, b = load_model(args.model_a), load_model(args.model_b)
+    a, b = open_phases(args)
     from ..thermo.tune import check_target, tune_transition
 
-    theta, coeffs, el = load_theta(args.theta, a.n_features, args.element)
+    start = Coefficients.from_snapcoeff(args.theta, a.n_features, args.element)
     keep = tuple(args.keep) if args.keep else ("0K-difference",)
     T_grid = np.unique(np.r_[T, args.target_Tc]) if T[0] <= args.target_Tc <= T[-1] else T
-    check_target(a, b, theta, args.target_Tc, T_grid)
+    check_target(a, b, start, args.target_Tc, T_grid)
     res = tune_transition(
         a,
         b,
-        theta,
+        start,
         args.target_Tc,
         keep=keep,
         ridge=args.ridge,
         max_steps=args.max_steps,
         T_grid=T_grid,
+        convention=args.convention,
     )
     failure = f"not converged: {res.reason}" if res.reason else ""
-    if not failure and res.transition.out_of_range_at_Tc and not args.allow_extrapolation:
+    if not failure and res.transition.flagged_at_Tc and not args.allow_extrapolation:
         failure = (
             f"the tuned T_c = {res.Tc:.1f} K relies on free energies beyond the sampled shells "
             "(pass --allow-extrapolation to accept it)"
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     if failure:
         print(f"thermograd tune: error: {failure}; {out} not written", file=sys.stderr)
         return 3
+    coeffs, el = read_snapcoeff(args.theta), start.element
     new = copy.deepcopy(coeffs)
     new.coeffs[el] = np.r_[coeffs.coeffs[el][0], res.theta]
     header = "\n".join(line.lstrip("#").strip() for line in coeffs.header if line.lstrip("#").strip())

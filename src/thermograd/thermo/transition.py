@@ -1,8 +1,10 @@
-"""Phase free-energy differences and transition temperatures from two D-DOS models.
+"""Phase free-energy differences and transition temperatures from two D-DOS estimators.
 
 ΔF(θ, T) = F_b(θ, T) − F_a(θ, T), each F including its own static lattice energy E_0 = θ·D_0 (NVT, each
 phase at its sampled cell). The transition temperature T_c is the root of ΔF(T) (phase a stable below T_c when
 ΔF > 0 there); its error is σ_ΔF(T_c)/|dΔF/dT| with σ_ΔF² = σ_a² + σ_b² (independent campaigns).
+The phases are any :class:`~thermograd.ddos.estimators.protocol.FreeEnergyEstimator` (a score model, a
+campaign's cumulant route with or without tilted shells, ...); the route that served each value is reported.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..ddos.estimators.protocol import Coefficients, as_coefficients
 from ..errors import InputError
 
 
@@ -27,8 +30,10 @@ class TransitionResult:
         slope: dΔF/dT at Tc, eV/atom/K (= −ΔS).
         T, dF, sigma_dF: the grid, ΔF = F_b − F_a and its σ, shape (n_T,).
         dE0: E_0^b − E_0^a = θ·(D_0^b − D_0^a).
-        out_of_range: per T, True when either phase's optimum left its sampled shell range.
-        out_of_range_at_Tc: whether Tc was obtained from flagged (shell-range-limited) free energies.
+        flagged: per T, True when either phase's value is flagged (see ``reasons``).
+        flagged_at_Tc: whether Tc was obtained from flagged free energies.
+        phases: the two phase labels. routes: per phase, the route that served each T.
+        reasons: per T, why it is flagged ('' when it is not). convention: harmonic convention of ΔF.
         warnings: human-readable warnings.
     """
 
@@ -41,9 +46,12 @@ class TransitionResult:
     dF: np.ndarray
     sigma_dF: np.ndarray
     dE0: float
-    out_of_range: np.ndarray
-    out_of_range_at_Tc: bool
+    flagged: np.ndarray
+    flagged_at_Tc: bool
     phases: tuple[str, str] = ("a", "b")
+    routes: tuple[list[str], list[str]] = ([], [])
+    reasons: list[str] = field(default_factory=list)
+    convention: str = "ddos"
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -57,54 +65,72 @@ class TransitionResult:
             "slope_eV_per_K": f(self.slope),
             "dE0": float(self.dE0),
             "phases": list(self.phases),
-            "convention": "dF = F_b - F_a (eV/atom), each with its own E_0 = theta.D_0; NVT, sampled cells",
-            "out_of_range_at_Tc": bool(self.out_of_range_at_Tc),
+            "convention": f"dF = F_b - F_a (eV/atom), each with its own E_0 = theta.D_0; NVT, sampled cells; "
+            f"harmonic convention {self.convention!r}",
+            "flagged_at_Tc": bool(self.flagged_at_Tc),
             "T": self.T.tolist(),
             "dF": self.dF.tolist(),
             "sigma_dF": self.sigma_dF.tolist(),
-            "out_of_range": self.out_of_range.tolist(),
+            "flagged": self.flagged.tolist(),
+            "flag_reason": list(self.reasons),
+            "route": {self.phases[0]: list(self.routes[0]), self.phases[1]: list(self.routes[1])},
             "warnings": list(self.warnings),
             "units": {"T": "K"},
         }
 
 
-def _delta(model_a, model_b, theta, T, method, with_model_error=True):
-    ra = model_a.predict(theta, T, method=method, with_grad=False, with_model_error=with_model_error)
-    rb = model_b.predict(theta, T, method=method, with_grad=False, with_model_error=with_model_error)
+def _one_model(coefficients, n_features: int) -> Coefficients:
+    c = as_coefficients(coefficients, n_features)
+    if len(c) != 1:
+        raise InputError("transition_temperature takes one coefficient vector θ of shape (d,)")
+    return c
+
+
+def _delta(est_a, est_b, coeffs, T, convention: str, with_sigma: bool = True):
+    """ΔF, σ, σ_stat, flags, ΔE_0, the two results (each (n_T,) arrays for the single model)."""
+    ra = est_a.predict(coeffs, T, convention=convention, with_grad=False, with_sigma=with_sigma)
+    rb = est_b.predict(coeffs, T, convention=convention, with_grad=False, with_sigma=with_sigma)
     dF = rb.F[0] - ra.F[0]
     sig = np.hypot(ra.sigma[0], rb.sigma[0])
     sig_stat = np.hypot(ra.sigma_stat[0], rb.sigma_stat[0])
-    oor = ra.out_of_range[0] | rb.out_of_range[0]
-    return dF, sig, sig_stat, oor, float(rb.E0[0] - ra.E0[0])
+    flagged = ra.flagged[0] | rb.flagged[0]
+    return dF, sig, sig_stat, flagged, float(rb.E0[0] - ra.E0[0]), ra, rb
+
+
+def _reasons(ra, rb) -> list[str]:
+    out = []
+    for k in range(ra.T.size):
+        why = [f"{r.phase}: {r.reason(0, k)}" for r in (ra, rb) if r.flagged[0, k]]
+        out.append("; ".join(why))
+    return out
 
 
 def transition_temperature(
-    model_a, model_b, theta, T, method: str = "fast", refine: bool = True, with_model_error: bool = True
+    est_a, est_b, coefficients, T, refine: bool = True, convention: str = "ddos"
 ) -> TransitionResult:
     """Crossing temperature of two phases for one coefficient vector.
 
     Args:
-        model_a, model_b: :class:`~thermograd.ddos.estimators.model.DDOSModel` of the two phases (same descriptor).
-        theta: coefficients, shape (d,), eV per descriptor unit.
+        est_a, est_b: the two phases, each a
+            :class:`~thermograd.ddos.estimators.protocol.FreeEnergyEstimator` (same descriptor).
+        coefficients: :class:`~thermograd.ddos.estimators.protocol.Coefficients` of one model, or θ (d,).
         T: temperature grid, shape (n_T ≥ 2,), K, increasing.
-        method: estimator route ("fast" or "exact").
-        refine: refine the bracketed root by bisection/secant on the estimator (else linear interpolation).
-        with_model_error: include the model-error term in σ.
+        refine: refine the bracketed root by regula falsi on the estimators (else linear interpolation).
+        convention: harmonic convention of ΔF ("ddos" or "cell").
 
     Returns:
         :class:`TransitionResult`.
     """
-    if model_a.n_features != model_b.n_features:
-        raise InputError(
-            f"phases have different descriptor lengths ({model_a.n_features}, {model_b.n_features})"
-        )
-    theta = np.asarray(theta, dtype=float)
-    if theta.ndim != 1:
-        raise InputError("transition_temperature takes one coefficient vector θ of shape (d,)")
+    if est_a.n_features != est_b.n_features:
+        raise InputError(f"phases have different descriptor lengths ({est_a.n_features}, {est_b.n_features})")
+    coeffs = _one_model(coefficients, est_a.n_features)
     T = np.asarray(T, dtype=float).reshape(-1)
     if T.size < 2 or np.any(np.diff(T) <= 0):
         raise InputError("the temperature grid must be increasing with at least 2 points")
-    dF, sig, _sig_stat, oor, dE0 = _delta(model_a, model_b, theta, T, method, with_model_error)
+    dF, sig, _sig_stat, flagged, dE0, ra, rb = _delta(est_a, est_b, coeffs, T, convention)
+    phases = (est_a.name, est_b.name)
+    routes = ([ra.route(0, k) for k in range(T.size)], [rb.route(0, k) for k in range(T.size)])
+    common = dict(phases=phases, routes=routes, reasons=_reasons(ra, rb), convention=convention)
     idx = np.where(np.sign(dF[:-1]) * np.sign(dF[1:]) <= 0)[0]
     idx = [k for k in idx if not (dF[k] == 0 and k > 0 and dF[k - 1] == 0)]
     crossings = []
@@ -112,8 +138,8 @@ def transition_temperature(
         lo, hi, flo, fhi = T[k], T[k + 1], dF[k], dF[k + 1]
         tc = lo if fhi == flo else lo - flo * (hi - lo) / (fhi - flo)
         if refine and flo != fhi:
-            for _ in range(40):  # Illinois-style regula falsi on the estimator
-                f = _delta(model_a, model_b, theta, [tc], method, False)[0][0]
+            for _ in range(40):  # Illinois-style regula falsi on the estimators
+                f = _delta(est_a, est_b, coeffs, [tc], convention, with_sigma=False)[0][0]
                 if abs(f) < 1e-12 or hi - lo < 1e-6:
                     break
                 if np.sign(f) == np.sign(flo):
@@ -137,40 +163,27 @@ def transition_temperature(
             dF,
             sig,
             dE0,
-            oor,
+            flagged,
             False,
-            (model_a.name, model_b.name),
-            warnings,
+            warnings=warnings,
+            **common,
         )
     tc = crossings[0]
     h = max(1e-3 * tc, 0.5)
-    d2, s2, ss2, o2, _ = _delta(model_a, model_b, theta, [tc - h, tc, tc + h], method, with_model_error)
+    d2, s2, ss2, o2, _, ra2, rb2 = _delta(est_a, est_b, coeffs, [tc - h, tc, tc + h], convention)
     slope = float((d2[2] - d2[0]) / (2 * h))
     err = float(s2[1] / abs(slope)) if slope != 0 else math.inf
     err_stat = float(ss2[1] / abs(slope)) if slope != 0 else math.inf
-    oor_tc = bool(o2.any())
-    if oor_tc:
+    flagged_tc = bool(o2.any())
+    if flagged_tc:
+        why = "; ".join(sorted({r for r in _reasons(ra2, rb2) if r}))
         warnings.append(
-            f"at Tc = {tc:.1f} K the free-energy optimum of at least one phase lies on the edge of its "
-            "sampled shell range: F there is a constrained minimum (an upper bound); extend the shell range "
-            "to confirm"
+            f"at Tc = {tc:.1f} K the free energies are flagged ({why}): confirm with wider shells"
         )
     if len(crossings) > 1:
         warnings.append(
             f"ΔF changes sign {len(crossings)} times: {', '.join(f'{c:.1f}' for c in crossings)} K"
         )
     return TransitionResult(
-        tc,
-        err,
-        err_stat,
-        crossings,
-        slope,
-        T,
-        dF,
-        sig,
-        dE0,
-        oor,
-        oor_tc,
-        (model_a.name, model_b.name),
-        warnings,
+        tc, err, err_stat, crossings, slope, T, dF, sig, dE0, flagged, flagged_tc, warnings=warnings, **common
     )

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
+from ..ddos.estimators.protocol import Coefficients
 from ..errors import InputError
 from .transition import TransitionResult, transition_temperature
 
@@ -22,34 +22,33 @@ KEEP_OPTIONS = ("0K-difference", "lattice-energy")
 TC_TOLERANCE = 1.0
 
 
-def served_range(model_a, model_b, theta, T, method: str = "fast") -> tuple[np.ndarray, np.ndarray]:
-    """Where two models serve ΔF(θ, T) without extrapolation: per T, True when neither phase's optimum sits
-    on the edge of its sampled shells. Returns ``(T, served)``, both of shape (n_T,)."""
+def served_range(est_a, est_b, coefficients, T, convention: str = "ddos") -> tuple[np.ndarray, np.ndarray]:
+    """Where two phases serve ΔF(θ, T) unflagged: per T, True when neither phase's value is flagged.
+    Returns ``(T, served)``, both of shape (n_T,)."""
     T = np.asarray(T, dtype=float).reshape(-1)
-    theta = np.asarray(theta, dtype=float)
     flags = np.zeros(T.shape, dtype=bool)
-    for m in (model_a, model_b):
-        flags |= m.predict(theta, T, method=method, with_sigma=False, with_grad=False).out_of_range[0]
+    for e in (est_a, est_b):
+        flags |= e.predict(coefficients, T, convention=convention, with_sigma=False, with_grad=False).flagged[
+            0
+        ]
     return T, ~flags
 
 
-def check_target(model_a, model_b, theta, target_Tc: float, T_grid, method: str = "fast") -> None:
-    """Refuse (before any tuning) a target T_c the two models cannot serve for θ_0 without extrapolation.
+def check_target(est_a, est_b, coefficients, target_Tc: float, T_grid) -> None:
+    """Refuse (before any tuning) a target T_c the two phases cannot serve for θ_0 without a flagged value.
 
     Raises:
-        InputError: the target is outside the T grid, or at the target the free-energy optimum of a phase
-            sits on the edge of its sampled shells; the message gives the served range.
+        InputError: the target is outside the T grid, or at the target the value of a phase is flagged (e.g.
+            its optimum sits on the edge of its sampled shells); the message gives the served range.
     """
     T_grid = np.asarray(T_grid, dtype=float)
     inside = bool(T_grid[0] <= target_Tc <= T_grid[-1])
     T, ok = served_range(
-        model_a, model_b, theta, np.unique(np.r_[T_grid, target_Tc]) if inside else T_grid, method
+        est_a, est_b, coefficients, np.unique(np.r_[T_grid, target_Tc]) if inside else T_grid
     )
     if inside and ok[np.searchsorted(T, target_Tc)]:
         return
-    shells = ", ".join(
-        f"{m.name} {m.geometry.T_shells[0]:g}-{m.geometry.T_shells[-1]:g} K" for m in (model_a, model_b)
-    )
+    shells = ", ".join(f"{e.name} {e.shell_range[0]:g}-{e.shell_range[1]:g} K" for e in (est_a, est_b))
     served = f"{T[ok].min():g}-{T[ok].max():g} K" if ok.any() else "nowhere on the grid"
     why = (
         f"is outside the temperature grid {T_grid[0]:g}-{T_grid[-1]:g} K"
@@ -103,7 +102,8 @@ class TuneResult:
             "loss_history": self.loss_history,
             "dF_history": self.dF_history,
             "n_steps": len(self.loss_history) - 1,
-            "out_of_range_at_Tc": self.transition.out_of_range_at_Tc,
+            "flagged_at_Tc": self.transition.flagged_at_Tc,
+            "convention": self.transition.convention,
             "warnings": self.warnings,
             "units": {"Tc": "K", "dE0_change": "eV/atom", "loss": "eV^2/atom^2"},
         }
@@ -117,29 +117,30 @@ def _projector(directions: list[np.ndarray], d: int) -> np.ndarray:
 
 
 def tune_transition(
-    model_a,
-    model_b,
-    theta,
+    est_a,
+    est_b,
+    coefficients,
     target_Tc: float,
     keep: tuple[str, ...] = ("0K-difference",),
     ridge: float = 1e-8,
     max_steps: int = 20,
     tol: float = 1e-9,
     T_grid=None,
-    method: str = "fast",
+    convention: str = "ddos",
 ) -> TuneResult:
     """Change θ so that the a→b crossing moves to ``target_Tc``.
 
     Args:
-        model_a, model_b: D-DOS models of the two phases.
-        theta: starting coefficients θ_0, shape (d,).
+        est_a, est_b: the two phases, each a :class:`~thermograd.ddos.estimators.protocol.FreeEnergyEstimator`.
+        coefficients: starting coefficients θ_0: :class:`~thermograd.ddos.estimators.protocol.Coefficients` of
+            one model, or θ of shape (d,).
         target_Tc: target crossing temperature, K (> 0).
         keep: linear quantities to hold fixed: any of "0K-difference", "lattice-energy".
         ridge: r of the ridge toward θ_0 relative to |∂ΔF/∂θ|² (small: minimum-norm change).
         max_steps: maximum Gauss–Newton steps.
         tol: stop when |ΔF(T_target)| < tol (eV/atom).
         T_grid: temperatures for locating Tc before/after (default 81 points over 500–2500 K and the target).
-        method: estimator route.
+        convention: harmonic convention of ΔF.
 
     Returns:
         :class:`TuneResult`.
@@ -149,29 +150,34 @@ def tune_transition(
     bad = [k for k in keep if k not in KEEP_OPTIONS]
     if bad:
         raise InputError(f"unknown constraint(s) {bad}; use any of {KEEP_OPTIONS}")
-    theta0 = np.asarray(theta, dtype=float)
-    d = model_a.n_features
-    if theta0.shape != (d,):
-        raise InputError(f"θ must have shape ({d},), got {theta0.shape}")
-    dD0 = np.asarray(model_b.D_0) - np.asarray(model_a.D_0)
+    d = est_a.n_features
+    if isinstance(coefficients, Coefficients):
+        start = coefficients
+    else:
+        theta = np.asarray(coefficients, dtype=float)
+        if theta.shape != (d,):
+            raise InputError(f"θ must have shape ({d},), got {theta.shape}")
+        start = Coefficients.of(theta)
+    if len(start) != 1 or start.n_features != d:
+        raise InputError(f"tune_transition takes one coefficient vector of length {d}")
+    theta0 = start.theta[0].copy()
+    dD0 = np.asarray(est_b.D_0, dtype=float) - np.asarray(est_a.D_0, dtype=float)
     dirs = []
     if "0K-difference" in keep:
         dirs.append(dD0)
     if "lattice-energy" in keep:
-        dirs.append(np.asarray(model_a.D_0, dtype=float))
+        dirs.append(np.asarray(est_a.D_0, dtype=float))
     P = _projector(dirs, d)
     if T_grid is None:
         T_grid = np.unique(np.r_[np.linspace(500.0, 2500.0, 81), target_Tc])
-    initial = transition_temperature(model_a, model_b, theta0, T_grid, method=method)
-    Tt = torch.tensor([float(target_Tc)], dtype=torch.float64)
+    initial = transition_temperature(est_a, est_b, start, T_grid, convention=convention)
+    Tt = np.array([float(target_Tc)])
 
     def delta_and_grad(th: np.ndarray):
-        x = torch.tensor(th, requires_grad=True)
-        fa = model_a.free_energy_torch(x, Tt, method)["F"][0, 0]
-        fb = model_b.free_energy_torch(x, Tt, method)["F"][0, 0]
-        dF = fb - fa
-        (g,) = torch.autograd.grad(dF, x)
-        return float(dF.detach()), g.numpy()
+        c = start.with_theta(th)
+        ra = est_a.predict(c, Tt, convention=convention, with_grad=True, with_sigma=False)
+        rb = est_b.predict(c, Tt, convention=convention, with_grad=True, with_sigma=False)
+        return float(rb.F[0, 0] - ra.F[0, 0]), rb.dF_dtheta[0, 0] - ra.dF_dtheta[0, 0]
 
     def loss_of(f: float, th: np.ndarray, r: float) -> float:
         e = th - theta0
@@ -220,7 +226,7 @@ def tune_transition(
         th, f, g = cand, f_c, g_c
         losses.append(loss_of(f, th, r))
         dFs.append(f)
-    final = transition_temperature(model_a, model_b, th, T_grid, method=method)
+    final = transition_temperature(est_a, est_b, start.with_theta(th), T_grid, convention=convention)
     warnings = list(final.warnings)
     reason = ""
     if abs(dFs[-1]) >= max(tol, 1e-6):

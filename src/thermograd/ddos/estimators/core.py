@@ -13,9 +13,6 @@ Reference: docs/science-ddos.md §3, §7, §8 (Swinburne, Lapointe, Marinica, Na
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
@@ -29,7 +26,13 @@ Tensor = torch.Tensor
 REFERENCE = (
     "Helmholtz free energy per atom (eV/atom), NVT at the sampled cell; classical, phase space normalised by "
     "(2πħ)^-3N; D-DOS shell reference S_0 with prefactor 3/2 (harmonic convention 'ddos'); "
-    "F = E_0 + (F − E_0), E_0 = θ·D_0 the static lattice energy of the model θ"
+    "F = E_0 + (F − E_0), E_0 = θ·D_0 (+ β_0) the static lattice energy of the model θ"
+)
+#: the same with F_h swapped for the exact finite-cell sum (convention 'cell')
+REFERENCE_CELL = REFERENCE.replace(
+    "D-DOS shell reference S_0 with prefactor 3/2 (harmonic convention 'ddos')",
+    "harmonic part F_h = (k_BT/N) Σ ln βħω over the 3N − 3 reference modes (convention 'cell'), "
+    "anharmonic part from the D-DOS shell estimator",
 )
 
 
@@ -97,42 +100,6 @@ class AlphaSpline:
         """Cardinal weights w_i(α_j + τ), shape (..., n): spline value = Σ_i w_i y_i."""
         powers = torch.stack([torch.ones_like(tau), tau, tau * tau, tau**3], dim=-1)  # (..., 4)
         return torch.einsum("...k,...kn->...n", powers, self.matrix[j])
-
-
-@dataclass
-class PredictResult:
-    """Free energies of n_models coefficient vectors at n_T temperatures (all arrays (n_models, n_T)).
-
-    Attributes:
-        F: total free energy per atom, eV/atom (E_0 + F_minus_E0).
-        F_minus_E0: free energy relative to the static lattice energy, eV/atom.
-        E0: static lattice energy θ·D_0 per model, shape (n_models,), eV/atom.
-        sigma: total 1σ error, eV/atom: √(σ_stat² + σ_model²).
-        sigma_stat: propagated score-fit (coefficient covariance) error, eV/atom.
-        sigma_model: model-error term (|F_K − F_K′| of two score orders), eV/atom; 0 when not computed.
-        alpha_star: minimising shell coordinate α*, ln Å².
-        T_star: shell temperature at α*, K.
-        out_of_range: True where the optimum sits on the first/last shell (value is not trustworthy).
-        dF_dtheta: ∂F/∂θ = D*(θ, T), shape (n_models, n_T, d), or None.
-        T: temperatures, shape (n_T,), K.
-        method: "fast" or "exact".
-        reference: convention statement.
-    """
-
-    F: np.ndarray
-    F_minus_E0: np.ndarray
-    E0: np.ndarray
-    sigma: np.ndarray
-    sigma_stat: np.ndarray
-    sigma_model: np.ndarray
-    alpha_star: np.ndarray
-    T_star: np.ndarray
-    out_of_range: np.ndarray
-    dF_dtheta: np.ndarray | None
-    T: np.ndarray
-    method: str
-    reference: str = REFERENCE
-    extra: dict = field(default_factory=dict)
 
 
 def as_theta(theta, n_features: int) -> Tensor:
@@ -242,54 +209,3 @@ def make_s0_fn(alphas: np.ndarray, mass: float, mean_log_nu: float):
 def chunk_size(n_T: int, n_s: int, d: int, budget: int = 1 << 20) -> int:
     """Models per chunk so that one (n_m, n_T, n_s, d) work array stays near ``budget`` elements."""
     return max(1, budget // max(1, n_T * n_s * d))
-
-
-def reweighting_free_energy(dataset, theta, T) -> dict:
-    """Exact shell reweighting on raw samples: s_θ(α) = (1/N) ln⟨exp(−βNθ·(D − D_0))⟩_α.
-
-    F = θ·D_0 + k_B T min_α [−s_θ(α) − S_0(α, T)] with the same α spline as the score estimator.
-
-    Args:
-        dataset: :class:`~thermograd.ddos.dataset.PhaseDataset` with raw samples on every shell.
-        theta: shape (d,) or (n_models, d).
-        T: temperatures (n_T,), K.
-
-    Returns:
-        dict of arrays (n_models, n_T): "F", "F_minus_E0", "alpha_star", "out_of_range", "ess" (effective
-        sample size at the nearest shell to α*), "ess_fraction".
-    """
-    if not dataset.has_raw:
-        raise InputError(f"phase {dataset.name!r}: raw samples were not kept; reweighting needs them")
-    th = as_theta(theta, dataset.n_features).detach()
-    Ts = as_temperatures(T).detach()
-    N = dataset.n_atoms
-    d0 = torch.tensor(dataset.D_0)
-    ys, ess = [], []
-    for s in dataset.shells:
-        raw = torch.tensor(np.asarray(s.raw, dtype=float))
-        e = (raw - d0) @ th.T  # (n, n_m)
-        x = -(N / (KB * Ts))[None, None, :] * e[:, :, None]  # (n, n_m, n_T)
-        lse = torch.logsumexp(x, dim=0) - math.log(raw.shape[0])
-        ys.append(-lse / N)
-        wts = torch.softmax(x, dim=0)
-        ess.append(1.0 / (wts**2).sum(0))
-    spline = AlphaSpline(dataset.alphas)
-    s0 = make_s0_fn(dataset.alphas, dataset.mass, dataset.mean_log_nu)(Ts)  # (n_T, n_s)
-    y = torch.stack(ys, -1) - s0[None]
-    j, tau, oor = spline.argmin(y)
-    w = spline.weights(j, tau)
-    F_rel = KB * Ts[None, :] * (w * y).sum(-1)
-    alpha_star = spline.alphas[j] + tau
-    nearest = (alpha_star[..., None] - spline.alphas).abs().argmin(-1)
-    ess_all = torch.stack(ess, -1)  # (n_m, n_T, n_s)
-    ess_star = torch.gather(ess_all, -1, nearest[..., None])[..., 0]
-    n_samp = torch.tensor([float(s.raw.shape[0]) for s in dataset.shells])[nearest]
-    E0 = (th @ d0).numpy()
-    return {
-        "F": F_rel.numpy() + E0[:, None],
-        "F_minus_E0": F_rel.numpy(),
-        "alpha_star": alpha_star.numpy(),
-        "out_of_range": oor.numpy(),
-        "ess": ess_star.numpy(),
-        "ess_fraction": (ess_star / n_samp).numpy(),
-    }

@@ -24,16 +24,16 @@ samples of every shell. Requires a campaign with raw samples (``keep_raw: true``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.interpolate import CubicSpline
 
 from ...errors import InputError
-from ...harmonic import HARMONIC_CONVENTIONS
+from ...harmonic import harmonic_free_energy_of, shell_temperature
 from ...units import HBAR2_PER_AMU, KB
-from .core import as_temperatures, as_theta
+from .core import as_temperatures
+from .protocol import FreeEnergyResult, as_coefficients, check_convention, make_result
 
 
 def _spline_matrix(nodes: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -76,34 +76,8 @@ def _k_statistics(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     return m, k2, k3
 
 
-@dataclass
-class CumulantResult:
-    """Per (model, T), eV/atom unless stated; shapes (n_models, n_T).
-
-    F: total free energy in the requested harmonic convention (E_0 + F_h + F_anh, without any SNAP constant).
-    F_anh: F − E_0 − F_h (convention free). F_h: harmonic free energy of the campaign's modes.
-    sigma: √(σ_stat² + σ_model²), bootstrap error and Gamma-vs-reweighting disagreement.
-    out_of_range: the α integrand's mass beyond the sampled shell range (extrapolated, see ``tail``) would
-        change F by more than the estimator's ``edge_tol``.
-    tail: that extrapolated change of F, eV/atom (where the integrand does not decay at an edge, its edge value
-        held over the whole sampled α range).
-    dF_dtheta: (n_models, n_T, d) when requested.
-    """
-
-    F: np.ndarray
-    F_minus_E0: np.ndarray
-    F_anh: np.ndarray
-    F_h: np.ndarray
-    E0: np.ndarray
-    sigma: np.ndarray
-    sigma_stat: np.ndarray
-    sigma_model: np.ndarray
-    out_of_range: np.ndarray
-    alpha_mean: np.ndarray
-    convention: str
-    dF_dtheta: np.ndarray | None = None
-    reference: str = ""
-    tail: np.ndarray | None = None
+#: shell terms of the campaign route
+METHODS = ("gamma", "reweight")
 
 
 class CumulantEstimator:
@@ -114,20 +88,37 @@ class CumulantEstimator:
         n_grid: α quadrature points between the first and last shell.
         edge_tol: flag a result when the α integrand's extrapolated mass outside the shell range would change F
             by more than this, eV/atom (default 1e-5 = 0.01 meV/atom).
-        tilted: tilted shells ({shell index: :class:`~thermograd.ddos.sampling.tilted.TiltedShell` with the uniform
-            rung}, e.g. from :func:`~thermograd.ddos.sampling.tilt_campaign.load_tilted`). On those shells the shell
-            term is the MBAR estimate over all rungs, whatever ``method`` says; ``method`` then applies to the
-            other shells only.
+        tilted: tilted shells ({shell index: :class:`~..sampling.tilted.TiltedShell` with the uniform rung},
+            e.g. from :func:`~..sampling.tilt_campaign.load_tilted`). On those shells the shell term is the MBAR
+            estimate over all rungs, whatever ``method`` says; ``method`` then applies to the other shells only.
+        method: default shell term of :meth:`predict`: "gamma" (the closure) or "reweight".
+        model_error: default of :meth:`predict`'s ``model_error``.
     """
 
-    def __init__(self, dataset, n_grid: int = 2001, edge_tol: float = 1e-5, tilted: dict | None = None):
+    def __init__(
+        self,
+        dataset,
+        n_grid: int = 2001,
+        edge_tol: float = 1e-5,
+        tilted: dict | None = None,
+        method: str = "gamma",
+        model_error: bool = True,
+    ):
         if not dataset.has_raw:
             raise InputError(
                 f"phase {dataset.name!r}: the cumulant estimator needs raw samples (keep_raw: true)"
             )
         if dataset.kappa is None:
             raise InputError(f"phase {dataset.name!r}: the mode stiffnesses (kappa) are missing")
+        if method not in METHODS:
+            raise InputError(
+                f"unknown method {method!r} for a campaign file; use one of {', '.join(METHODS)}"
+            )
+        self.method = method
+        self.model_error = model_error
         self.name = dataset.name
+        self.D_0 = np.asarray(dataset.D_0, dtype=float)
+        self.shell_range = (float(min(dataset.T_shells)), float(max(dataset.T_shells)))
         self.N = int(dataset.n_atoms)
         self.M = int(dataset.n_modes)
         self.d0 = torch.tensor(np.asarray(dataset.D_0, dtype=float))
@@ -148,16 +139,14 @@ class CumulantEstimator:
                 raise InputError(f"tilted shell {i} ({ts.T_shell} K) does not match the campaign's shells")
         self._pooled = {i: [torch.as_tensor(a) for a in ts.pooled()] for i, ts in self.tilted.items()}
 
+    @property
+    def route(self) -> str:
+        return "cumulant closure" + (" + tilted MBAR" if self.tilted else "")
+
     def harmonic_free_energy(self, T: torch.Tensor, convention: str) -> torch.Tensor:
         """F_h per atom of the campaign's modes, (n_T,) eV."""
-        if convention not in HARMONIC_CONVENTIONS:
-            raise InputError(f"unknown harmonic convention {convention!r}; use one of {HARMONIC_CONVENTIONS}")
-        log_hw = 0.5 * np.log(HBAR2_PER_AMU * self.kappa / self.mass)
-        kT = KB * T
-        mean_term = float(np.mean(log_hw)) - torch.log(kT)
-        if convention == "ddos":
-            return 3.0 * kT * mean_term
-        return kT * self.M * mean_term / self.N
+        log_hw = float(np.mean(0.5 * np.log(HBAR2_PER_AMU * self.kappa / self.mass)))
+        return harmonic_free_energy_of(log_hw, T, convention, self.M, self.N)
 
     def _shell_log_mgf(self, theta: torch.Tensor, T: torch.Tensor, idx, method: str) -> torch.Tensor:
         """N s_θ(α_i) = ln⟨exp(−βN u)⟩_α for all shells: (n_m, n_T, n_s)."""
@@ -221,31 +210,45 @@ class CumulantEstimator:
         theta,
         T,
         *,
-        convention: str = "cell",
-        method: str = "gamma",
+        convention: str = "ddos",
+        with_grad: bool = False,
+        with_sigma: bool = True,
+        method: str | None = None,
         n_boot: int = 32,
         seed: int = 0,
-        with_grad: bool = False,
-        model_error: bool = True,
-    ) -> CumulantResult:
+        model_error: bool | None = None,
+    ) -> FreeEnergyResult:
         """Free energies for models θ (n_models, d) at temperatures T (n_T,).
 
         Args:
-            theta: (d,) or (n_models, d).
+            theta: :class:`~.protocol.Coefficients`, or θ of shape (d,) or (n_models, d).
             T: temperatures, K.
-            convention: harmonic convention of the reported total F (``"cell"``: exact for the cell).
-            method: shell term from the ``"gamma"`` closure (default) or exact ``"reweight"``-ing of the samples.
+            convention: harmonic convention of the reported F_h and F (F_anh is the same in both).
+            with_grad: also return ∂F/∂θ by autograd.
+            with_sigma: compute σ (bootstrap and, with ``model_error``, the estimator disagreement); without
+                it σ is 0 and the call is ~n_boot times cheaper.
+            method: shell term from the ``"gamma"`` closure or exact ``"reweight"``-ing of the samples (default:
+                the estimator's ``method``).
             n_boot: bootstrap replicas for the statistical σ (resampling every shell's samples).
             seed: bootstrap seed.
-            with_grad: also return ∂F/∂θ by autograd.
             model_error: add the disagreement of the two shell estimators to σ in quadrature (the Gamma
                 closure and reweighting of an under-sampled tail err in opposite directions at high T), and
                 with tilted shells the change when only the later half of every tilted chain is used (a
-                measure of their residual equilibration bias).
+                measure of their residual equilibration bias). Default: the estimator's ``model_error``.
+
+        Returns:
+            :class:`~.protocol.FreeEnergyResult`; ``alpha_star`` is the mean α of the integrand, the route of a
+            value is the tilted MBAR where the shell nearest that mean is tilted, and a value is flagged where
+            the integrand's mass beyond the sampled shells would change F by more than ``edge_tol``
+            (``extra["tail"]``: that change, eV/atom).
         """
-        if method not in ("gamma", "reweight"):
+        method = self.method if method is None else method
+        model_error = self.model_error if model_error is None else model_error
+        if method not in METHODS:
             raise InputError(f"unknown method {method!r}; use 'gamma' or 'reweight'")
-        th = as_theta(theta, self.n_features).detach().clone().requires_grad_(with_grad)
+        check_convention(convention)
+        coeffs = as_coefficients(theta, self.n_features)
+        th = torch.as_tensor(coeffs.theta).clone().requires_grad_(with_grad)
         Ts = as_temperatures(T)
         F_anh, edge, amean = self._anharmonic(th, Ts, method=method)
         grad = None
@@ -255,14 +258,15 @@ class CumulantEstimator:
             for k in range(Ts.numel()):
                 (g,) = torch.autograd.grad(F_anh[:, k].sum(), th, retain_graph=k < Ts.numel() - 1)
                 grads.append(g)
-            grad = torch.stack(grads, 1) + self.d0[None, None, :]
+            grad = (torch.stack(grads, 1) + self.d0[None, None, :]).numpy()
         F_anh = F_anh.detach()
-        sigma_stat = self._bootstrap(th.detach(), Ts, method, n_boot, seed)
+        th = th.detach()
+        sigma_stat = self._bootstrap(th, Ts, method, n_boot if with_sigma else 0, seed)
         sigma_model = torch.zeros_like(F_anh)
-        if model_error:
+        if with_sigma and model_error:
             with torch.no_grad():
                 other = "reweight" if method == "gamma" else "gamma"
-                F_other = self._anharmonic(th.detach(), Ts, None, other)[0]
+                F_other = self._anharmonic(th, Ts, None, other)[0]
             sigma_model = torch.where(torch.isfinite(F_other), (F_anh - F_other).abs(), F_anh.abs())
             if self.tilted:  # residual equilibration of the tilted chains: full vs later-half estimate
                 idx = [
@@ -270,26 +274,35 @@ class CumulantEstimator:
                     for i, r in enumerate(self.raw)
                 ]
                 with torch.no_grad():
-                    F_late = self._anharmonic(th.detach(), Ts, idx, method)[0]
+                    F_late = self._anharmonic(th, Ts, idx, method)[0]
                 sigma_model = torch.sqrt(sigma_model**2 + (F_anh - F_late) ** 2)
-        sigma = torch.sqrt(sigma_stat**2 + sigma_model**2)
-        Fh = self.harmonic_free_energy(Ts, convention)
-        E0 = (th.detach() @ self.d0).numpy()
-        F_rel = F_anh + Fh[None]
-        return CumulantResult(
-            F=(F_rel.numpy() + E0[:, None]),
-            F_minus_E0=F_rel.numpy(),
+        shell_term = "Gamma closure" if method == "gamma" else "reweighting"
+        routes = (f"cumulant ({shell_term}, exact α integral)", "tilted shells (MBAR, exact α integral)")
+        a_mean = amean.numpy()
+        nearest = np.abs(a_mean[..., None] - self.alphas).argmin(-1)
+        on_tilt = np.isin(nearest, list(self.tilted)) if self.tilted else np.zeros(a_mean.shape, bool)
+        tail = edge.numpy()
+        return make_result(
+            coefficients=coeffs,
+            T=Ts.numpy(),
             F_anh=F_anh.numpy(),
-            F_h=np.broadcast_to(Fh.numpy(), F_rel.shape).copy(),
-            E0=E0,
-            sigma=sigma.numpy(),
+            E0_theta=(th @ self.d0).numpy(),
+            F_h=self.harmonic_free_energy(Ts, convention).numpy(),
             sigma_stat=sigma_stat.numpy(),
             sigma_model=sigma_model.numpy(),
-            out_of_range=(edge > self.edge_tol).numpy(),
-            tail=edge.numpy(),
-            alpha_mean=amean.numpy(),
+            alpha_star=a_mean,
+            T_star=shell_temperature(a_mean, self.kappa_bar),
             convention=convention,
-            dF_dtheta=None if grad is None else grad.numpy(),
+            routes=routes,
+            route_code=on_tilt,
+            flag_reasons=(
+                "",
+                f"α-integrand mass beyond the sampled shells would change F by > {1e3 * self.edge_tol:g} "
+                "meV/atom (extrapolated)",
+            ),
+            flag_code=tail > self.edge_tol,
+            dF_dtheta=grad,
+            phase=self.name,
             reference=(
                 f"D-DOS shell term by {method!r} along θ"
                 + (f" (MBAR over tilted rungs on shells {sorted(self.tilted)})" if self.tilted else "")
@@ -297,6 +310,7 @@ class CumulantEstimator:
                 f"per atom, F_h in the {convention!r} convention over the {self.M} modes of the campaign's "
                 "Hessian"
             ),
+            extra={"tail": tail},
         )
 
     def _bootstrap(self, theta: torch.Tensor, T: torch.Tensor, method: str, n_boot: int, seed: int):

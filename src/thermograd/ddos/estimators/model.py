@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ...errors import InputError
+from ...harmonic import harmonic_free_energy_of, mean_log_hbar_omega
 from . import core as est
 from .conjugate import (
     Components,
@@ -26,6 +27,7 @@ from .conjugate import (
     normalise,
 )
 from .fastpath import HAVE_NUMBA, QuadraticKernel, check_status
+from .protocol import FreeEnergyResult, as_coefficients, check_convention, make_result
 from .score import DEFAULT_ORDERS, fit_score, select_order
 
 #: histograms with fewer non-empty bins than this are not fitted by a polynomial (Gaussian / delta fallback).
@@ -361,6 +363,27 @@ class DDOSModel:
             "alpha_star": spline.alphas[out["j"]] + out["tau"],
         }
 
+    # ------------------------------------------------------------ protocol
+    @property
+    def shell_range(self) -> tuple[float, float]:
+        """(lowest, highest) sampled shell temperature, K."""
+        return float(self.geometry.T_shells[0]), float(self.geometry.T_shells[-1])
+
+    route = "score model"
+
+    def harmonic_free_energy(self, T, convention: str = "ddos") -> np.ndarray:
+        """F_h(T) of the reference modes in ``convention``, eV/atom, shape (n_T,) (from κ̄, ⟨ln ν⟩, m)."""
+        mean_log_hw = mean_log_hbar_omega(self.kappa_bar, self.mean_log_nu, self.mass)
+        return harmonic_free_energy_of(
+            mean_log_hw, np.asarray(T, dtype=float), convention, self.n_modes, self.n_atoms
+        )
+
+    def estimator(self, method: str = "fast", model_error: bool = True) -> ScoreRoute:
+        """This model as a :class:`~.protocol.FreeEnergyEstimator` with fixed options (for ``thermo``, CLI)."""
+        if method not in METHODS:
+            raise InputError(f"unknown method {method!r} for a model file; use one of {', '.join(METHODS)}")
+        return ScoreRoute(self, method, model_error)
+
     def predict(
         self,
         theta,
@@ -370,11 +393,13 @@ class DDOSModel:
         with_grad: bool = True,
         with_model_error: bool = False,
         backend: str = "auto",
-    ) -> est.PredictResult:
+        convention: str = "ddos",
+    ) -> FreeEnergyResult:
         """Free energies, errors and gradients for a batch of models and temperatures.
 
         Args:
-            theta: linear coefficients, shape (d,) or (n_models, d), eV per descriptor unit.
+            theta: :class:`~.protocol.Coefficients`, or linear coefficients of shape (d,) or (n_models, d),
+                eV per descriptor unit.
             T: temperatures, scalar or shape (n_T,), K (> 0).
             method: "fast" (closed form for order-2 components, else tabulated conjugates), "table" (always
                 the tabulated conjugates) or "exact" (grid + Newton inner minimisation).
@@ -384,15 +409,19 @@ class DDOSModel:
             backend: "auto" (the compiled loop of :mod:`.fastpath` for concave order-2 models with
                 method="fast", envelope-theorem gradient; torch otherwise) or "torch" (always torch, gradient
                 by autograd).
+            convention: harmonic convention of F ("ddos": the estimator's own; "cell": F_h swapped for the
+                exact finite-cell sum, F_anh unchanged).
 
         Returns:
-            :class:`~thermograd.ddos.estimators.core.PredictResult`.
+            :class:`~.protocol.FreeEnergyResult` (flag: optimum α* on the shell-range edge).
         """
         if backend not in ("auto", "torch"):
             raise InputError(f"unknown backend {backend!r}; use 'auto' or 'torch'")
+        check_convention(convention)
+        coeffs = as_coefficients(theta, self.n_features)
         kernel = self._kernel() if backend == "auto" and method == "fast" else None
         if kernel is not None:  # fused numba loop (same estimator; envelope-theorem gradient)
-            th = np.ascontiguousarray(est.as_theta_array(theta, self.n_features))
+            th = np.ascontiguousarray(coeffs.theta)
             Ts = est.as_temperatures_array(T)
             o = kernel(th, Ts, with_grad, with_sigma)
             F_rel, a_star, oor, grad, sig_stat = o["F_rel"], o["alpha_star"], o["oor"], o["grad"], o["sigma"]
@@ -405,7 +434,7 @@ class DDOSModel:
                 )
                 sig_model = np.abs(F_alt - F_rel)
         else:
-            th = est.as_theta(theta, self.n_features).detach()
+            th = torch.as_tensor(coeffs.theta)
             Ts = est.as_temperatures(T).detach()
             F_rel, var, a_star, oor, grad = self._predict_torch(th, Ts, method, with_grad, with_sigma)
             sig_model = np.zeros_like(F_rel)
@@ -414,20 +443,24 @@ class DDOSModel:
             E0 = (th @ self._static()[3]).numpy()
             sig_stat = np.sqrt(np.maximum(var, 0.0))
             Ts = Ts.numpy()
-        T_star = self.kappa_bar * np.exp(a_star) / (3.0 * est.KB)
-        return est.PredictResult(
-            F=F_rel + E0[:, None],
-            F_minus_E0=F_rel,
-            E0=E0,
-            sigma=np.sqrt(sig_stat**2 + sig_model**2),
+        F_h_ddos = self.harmonic_free_energy(Ts, "ddos")
+        return make_result(
+            coefficients=coeffs,
+            T=Ts,
+            F_anh=F_rel - F_h_ddos,
+            E0_theta=E0,
+            F_h=F_h_ddos if convention == "ddos" else self.harmonic_free_energy(Ts, convention),
             sigma_stat=sig_stat,
             sigma_model=sig_model,
             alpha_star=a_star,
-            T_star=T_star,
-            out_of_range=oor,
+            T_star=self.kappa_bar * np.exp(a_star) / (3.0 * est.KB),
+            convention=convention,
+            routes=(f"score model ({method}, order {self.order})",),
+            flag_reasons=FLAG_REASONS,
+            flag_code=oor,
             dF_dtheta=grad,
-            T=Ts,
-            method=method,
+            phase=self.name,
+            reference=est.REFERENCE if convention == "ddos" else est.REFERENCE_CELL,
         )
 
     def _step(self, n_T: int, method: str) -> int:
@@ -493,14 +526,14 @@ class DDOSModel:
     # ------------------------------------------------------------------ I/O
     def save(self, path) -> None:
         """Write the model as a small self-describing HDF5 file (see :mod:`thermograd.io.ddos_model`)."""
-        from ...io.ddos_model import save_model
+        from ..importers import save_model
 
         save_model(self, path)
 
     @classmethod
     def load(cls, path) -> DDOSModel:
         """Read a model file; a file of another format version raises :class:`StoreError`."""
-        from ...io.ddos_model import load_model
+        from ..importers import load_model
 
         return load_model(path)
 
@@ -542,3 +575,56 @@ class Predictor:
             except ValueError as exc:
                 raise InputError(str(exc)) from None
         return out[0], out[2], (g if grad else None), out[4] > 0.5
+
+
+#: estimator methods of a model file
+METHODS = ("fast", "table", "exact")
+#: why a score-model value is flagged (index = flag code)
+FLAG_REASONS = ("", "optimum α* on the edge of the sampled shells (extrapolated: an upper bound)")
+
+
+@dataclass(frozen=True)
+class ScoreRoute:
+    """A :class:`DDOSModel` with fixed estimator options, as a :class:`~.protocol.FreeEnergyEstimator`.
+
+    Attributes:
+        model: the fitted model. method: "fast", "table" or "exact". model_error: add the two-order
+            disagreement to σ when σ is asked for.
+    """
+
+    model: DDOSModel
+    method: str = "fast"
+    model_error: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def n_features(self) -> int:
+        return self.model.n_features
+
+    @property
+    def D_0(self) -> np.ndarray:
+        return np.asarray(self.model.D_0, dtype=float)
+
+    @property
+    def shell_range(self) -> tuple[float, float]:
+        return self.model.shell_range
+
+    @property
+    def route(self) -> str:
+        return f"score model ({self.method})"
+
+    def predict(
+        self, coefficients, T, *, convention: str = "ddos", with_grad: bool = False, with_sigma: bool = True
+    ) -> FreeEnergyResult:
+        return self.model.predict(
+            coefficients,
+            T,
+            method=self.method,
+            with_sigma=with_sigma,
+            with_grad=with_grad,
+            with_model_error=with_sigma and self.model_error,
+            convention=convention,
+        )

@@ -85,16 +85,17 @@ def compare_with_reweighting(model, dataset, theta, T, ess_min: float = 0.02, n_
     import warnings
 
     from ...units import KB
-    from .core import as_temperatures, reweighting_free_energy
+    from .core import as_temperatures
+    from .reweighting import ReweightingEstimator
 
     Ts = as_temperatures(T).numpy()
     res = model.predict(theta, Ts, with_grad=False, with_model_error=True)
-    rw = reweighting_free_energy(dataset, theta, Ts)
-    ess = np.maximum(rw["ess"], 1.0)
+    rw = ReweightingEstimator(dataset, ess_min=ess_min).predict(theta, Ts, with_sigma=False)
+    ess = np.maximum(rw.extra["ess"], 1.0)
     sig_rw = KB * Ts[None, :] / dataset.n_atoms / np.sqrt(ess)
-    diff = res.F - rw["F"]
+    diff = res.F - rw.F
     disagree = np.abs(diff) > n_sigma * np.hypot(res.sigma, sig_rw)
-    collapsed = rw["ess_fraction"] < ess_min
+    collapsed = rw.extra["ess_fraction"] < ess_min
     if disagree.any():
         warnings.warn(
             f"score and reweighting estimators disagree beyond {n_sigma}σ at {int(disagree.sum())} "
@@ -109,11 +110,11 @@ def compare_with_reweighting(model, dataset, theta, T, ess_min: float = 0.02, n_
         )
     return {
         "F_score": res.F,
-        "F_reweight": rw["F"],
+        "F_reweight": rw.F,
         "difference": diff,
         "sigma_score": res.sigma,
         "sigma_reweight": sig_rw,
-        "ess_fraction": rw["ess_fraction"],
+        "ess_fraction": rw.extra["ess_fraction"],
         "disagree": disagree,
         "ess_collapsed": collapsed,
     }
