@@ -266,3 +266,16 @@ def test_structure_file_with_repeat_is_the_host(tmp_path, capsys, fake_backend):
     assert main(["alchemy", "optimize", str(run), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "Na on 8 sites" in out and "K on 8 sites" in out  # 16 atoms: the file's cell repeated twice
+
+
+@pytest.mark.parametrize("action", ["lattice", "optimize", "integrate"])
+def test_missing_section_of_the_action_is_refused_before_the_backend(tmp_path, capsys, fake_backend, action):
+    data = _template()
+    data.pop(action, None)  # the template has 'lattice' and 'optimize'; 'integrate' is commented out
+    run = tmp_path / "run.yaml"
+    run.write_text(yaml.safe_dump(data))
+    before = _sha(run)
+    assert main(["alchemy", action, str(run), "--quiet"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == [f"thermograd alchemy: error: {run}: the run file has no {action!r} section"]
+    assert fake_backend == [] and _sha(run) == before

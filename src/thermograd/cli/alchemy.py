@@ -40,8 +40,6 @@ def _yes(flag) -> str:
 def _lattice(cfg, backend, system, atoms, args):
     from ..alchemy.workflows import lattice_vs_composition
 
-    if cfg.lattice is None:
-        raise ConfigError("the run file has no 'lattice' section")
     if cfg.alchemy.species is None or len(cfg.alchemy.species) != 2:
         raise ConfigError("'lattice' needs a substitution of exactly two species")
     sites = sorted(system.groups[0].sites)
@@ -104,8 +102,6 @@ def _optimize(cfg, backend, system, atoms, args):
     from ..alchemy.workflows import match_lattice
 
     oc = cfg.optimize
-    if oc is None:
-        raise ConfigError("the run file has no 'optimize' section")
     res = match_lattice(
         system,
         backend,
@@ -161,8 +157,6 @@ def _integrate(cfg, backend, system, atoms, args):
     from ..alchemy.workflows import lambda_integration_0k
 
     ic = cfg.integrate
-    if ic is None:
-        raise ConfigError("the run file has no 'integrate' section")
     res = lambda_integration_0k(
         system,
         ic.lam_start,
@@ -224,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
     from ..systems import build_structure
 
     cfg = load_yaml_model(AlchemyRun, args.run_file)
+    if getattr(cfg, args.action) is None:  # each action reads the section of its own name
+        raise ConfigError(f"{args.run_file}: the run file has no {args.action!r} section")
     from ..alchemy.calculator import check_backend_species  # torch: after the run file is read
 
     # before any work: a result or plot that cannot be written, or that would replace an input, is refused
