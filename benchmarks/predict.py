@@ -57,7 +57,7 @@ import numpy as np
 import torch
 
 from thermograd.ddos.estimators.model import DDOSModel
-from thermograd.io.descriptordos import load_descriptordos, write_descriptordos_pickle
+from thermograd.ddos.importers import load_descriptordos, write_descriptordos_pickle
 from thermograd.io.snap import read_snapcoeff
 from thermograd.units import KB
 

@@ -21,21 +21,12 @@ import math
 from pathlib import Path
 
 from .errors import InputError, StoreError, ThermogradError
+from .io.ddos_model import COMPONENT_KEYS, SHELL_KEYS
+from .io.store import CAMPAIGN, FORMATS, HDF5_SIGNATURE, MODEL, TILT, open_file, read_provenance
 
 __all__ = ["describe"]
 
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
-#: the format versions this thermograd reads (kept equal to the writers' FORMAT_VERSION)
-_READS = {"thermograd-campaign": 1, "thermograd-tilt": 1, "thermograd-ddos-model": 1}
-_DESCRIPTIONS = {
-    "thermograd-campaign": ("campaign", "D-DOS sampling campaign (thermograd sample)"),
-    "thermograd-tilt": ("tilt", "tilted-shell samples of a campaign (thermograd tilt)"),
-    "thermograd-ddos-model": ("model", "fitted D-DOS model of one phase at one strain (thermograd fit)"),
-}
-_VERSION_KEYS = ("thermograd_version", "lammps_version", "numpy_version", "h5py_version")
-_MODEL_SHELL_KEYS = ("alphas", "T_shells", "rotations", "n_samples", "means", "eigenvalues")
-_MODEL_COMPONENT_KEYS = ("coef", "cov", "xbar", "scale", "t_lo", "t_hi", "p_max", "t_mode")
 
 
 # -- small readers -------------------------------------------------------------------------------------------
@@ -99,14 +90,12 @@ def describe(path: str | Path) -> dict:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     suffix = path.suffix.lower()
-    if head == _HDF5_MAGIC:
+    if head == HDF5_SIGNATURE or suffix in (".h5", ".hdf5"):
         reader, what = _describe_hdf5, "HDF5 file"
     elif suffix == ".snapcoeff":
         reader, what = _describe_snapcoeff, ".snapcoeff file"
     elif suffix == ".npz" or head.startswith(_ZIP_MAGIC) or suffix in (".pkl", ".pickle"):
         reader, what = _describe_descriptordos, "DescriptorDOS shell data"
-    elif suffix in (".h5", ".hdf5"):
-        raise StoreError(f"{path} is not an HDF5 file (no HDF5 signature; corrupt or foreign)")
     else:
         raise InputError(
             f"{path}: not a file that thermograd info reads (a campaign, tilt or model HDF5 file, "
@@ -147,42 +136,18 @@ def _companion_notes(path: Path) -> list[str]:
 
 # -- HDF5 ----------------------------------------------------------------------------------------------------
 def _describe_hdf5(path: Path) -> dict:
-    import h5py
-
-    try:
-        f = h5py.File(path, "r", locking=False)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot open {path} as HDF5 ({_first_line(exc)}); the file is damaged or not a complete HDF5 file"
-        ) from None
-    with f:
-        fmt = _str(f.attrs.get("format"))
-        if fmt not in _DESCRIPTIONS:
-            raise StoreError(
-                f"{path} is an HDF5 file but not a thermograd campaign, tilt or model file (format {fmt!r})"
-            )
-        version = _num(f.attrs.get("format_version"))
-        if version is None or int(version) > _READS[fmt]:
-            raise StoreError(
-                f"{path} is a {fmt} file of format version {version}; this thermograd reads up to "
-                f"version {_READS[fmt]}"
-            )
-        kind, description = _DESCRIPTIONS[fmt]
-        body = {"campaign": _campaign, "tilt": _tilt, "model": _model}[kind](f)
+    readers = {CAMPAIGN.name: _campaign, TILT.name: _tilt, MODEL.name: _model}
+    with open_file(path, (CAMPAIGN, TILT, MODEL)) as f:  # foreign, damaged or newer: one-line StoreError
+        fmt = FORMATS[_str(f.attrs["format"])]
+        body = readers[fmt.name](f)
+        version = int(f.attrs["format_version"])
     return {
-        "kind": kind,
-        "description": description,
-        "format": fmt,
-        "format_version": int(version),
+        "kind": fmt.kind,
+        "description": fmt.description,
+        "format": fmt.name,
+        "format_version": version,
         **body,
     }
-
-
-def _root_provenance(attrs) -> dict:
-    prov = {"created": _str(attrs.get("created"))}
-    for key in _VERSION_KEYS:
-        prov[key] = _str(attrs.get(key))
-    return prov
 
 
 def _campaign(f) -> dict:
@@ -280,7 +245,7 @@ def _campaign(f) -> dict:
         for _, h in sorted((f.get("config_history") or {}).items())
     ]
     prov = {
-        **_root_provenance(f.attrs),
+        **read_provenance(f.attrs),
         "config_hash": _str(f.attrs.get("config_hash")),
         "seed": _num(f.attrs.get("seed")),
         "sampler": _str(f.attrs.get("sampler")) or "v1 (earlier thermograd: readable, not resumable)",
@@ -372,7 +337,7 @@ def _tilt(f) -> dict:
         "shells_done": sum(s["finished"] for s in shells),
     }
     prov = {
-        **_root_provenance(f.attrs),
+        **read_provenance(f.attrs),
         "campaign": campaign,
         "campaign_found": bool(campaign) and Path(campaign).is_file(),
         "campaign_config_hash": _str(f.attrs.get("campaign_config_hash")),
@@ -387,11 +352,11 @@ def _model(f) -> dict:
 
     a = f.attrs
     problems, missing = [], []
-    for name in ["D_0"] + [f"shells/{k}" for k in _MODEL_SHELL_KEYS]:
+    for name in ["D_0"] + [f"shells/{k}" for k in SHELL_KEYS]:
         if name not in f:
             missing.append(name)
     for prefix in ("", "alt_"):
-        for key in _MODEL_COMPONENT_KEYS:
+        for key in COMPONENT_KEYS:
             if f"components/{prefix}{key}" not in f:
                 missing.append(f"components/{prefix}{key}")
     if missing:
@@ -409,6 +374,9 @@ def _model(f) -> dict:
     if not isinstance(prov, dict):
         prov = {"text": prov}
     prov = {k: v for k, v in prov.items() if k != "config"}  # the whole run file is not a summary
+    written = {k: v for k, v in read_provenance(a).items() if v is not None}
+    if written:  # files of earlier thermograd versions record only the sampling data's provenance
+        prov["model_file"] = written
     size = {
         "phase": _str(a.get("name")),
         "n_atoms": _num(a.get("n_atoms")),
@@ -511,7 +479,7 @@ def _describe_snapcoeff(path: Path) -> dict:
 
 
 def _describe_descriptordos(path: Path) -> dict:
-    from .io.descriptordos import load_descriptordos
+    from .ddos.importers import load_descriptordos
 
     datasets = load_descriptordos(path)
     sets, unfinished, problems = [], [], []

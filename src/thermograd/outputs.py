@@ -17,13 +17,12 @@ Typical use in a command::
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import StoreError
+from .io.store import FORMATS, atomic_path, hdf5_format, kind_of
 
 __all__ = [
     "HDF5_KINDS",
@@ -36,12 +35,8 @@ __all__ = [
     "write_text",
 ]
 
-#: HDF5 ``format`` attribute -> output kind
-HDF5_KINDS = {
-    "thermograd-campaign": "campaign",
-    "thermograd-tilt": "tilt",
-    "thermograd-ddos-model": "model",
-}
+#: HDF5 ``format`` attribute -> output kind (from the registry of :mod:`thermograd.io.store`)
+HDF5_KINDS = {f.name: f.kind for f in FORMATS.values() if f.kind}
 _SUFFIX_KINDS = {
     ".snapcoeff": "snapcoeff",
     ".json": "json",
@@ -56,37 +51,12 @@ _SUFFIX_KINDS = {
     ".pkl": "data",
     ".pickle": "data",
 }
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-def hdf5_format(path: str | Path) -> str | None:
-    """The ``format`` attribute of an HDF5 file, ``""`` for an HDF5 file without one, ``None`` for a file
-    that is not (readable) HDF5."""
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(8)
-    except OSError:
-        return None
-    if head != _HDF5_MAGIC:
-        return None
-    try:
-        import h5py
-
-        with h5py.File(path, "r", locking=False) as f:
-            fmt = f.attrs.get("format", "")
-    except (OSError, ValueError):
-        return ""
-    return fmt.decode() if isinstance(fmt, bytes) else str(fmt)
 
 
 def file_kind(path: str | Path) -> str:
-    """What an existing file holds: a kind of :data:`HDF5_KINDS`, ``hdf5`` (another HDF5 file), or the kind
-    of its suffix (``unknown`` when there is none)."""
-    fmt = hdf5_format(path)
-    if fmt is not None:
-        return HDF5_KINDS.get(fmt, "hdf5")
-    return _SUFFIX_KINDS.get(Path(path).suffix.lower(), "unknown")
+    """What an existing file holds: the kind of its HDF5 ``format`` (:data:`thermograd.io.store.FORMATS`),
+    ``hdf5`` (another HDF5 file), or the kind of its suffix (``unknown`` when there is none)."""
+    return kind_of(hdf5_format(path)) or _SUFFIX_KINDS.get(Path(path).suffix.lower(), "unknown")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -164,27 +134,6 @@ def check_writable(path: str | Path, what: str = "") -> None:
         raise StoreError(f"cannot write {name}: folder {parent} is not writable")
     if path.is_dir():
         raise StoreError(f"cannot write {name}: it is a folder")
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one ``os.replace``.
-
-    On an exception the temporary file is removed and ``path`` is left as it was.
-    """
-    path = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.resolve().parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()  # writers (h5py, matplotlib) create the file themselves
-    try:
-        yield tmp
-        if not tmp.exists():
-            raise StoreError(f"nothing was written for {path}")
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def write_text(path: str | Path, text: str) -> None:

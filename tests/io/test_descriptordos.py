@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
+from thermograd.ddos.importers import load_descriptordos, restricted_load, write_descriptordos_pickle
 from thermograd.errors import InputError
-from thermograd.io.descriptordos import load_descriptordos, restricted_load, write_descriptordos_pickle
 from thermograd.units import KB
 
 

@@ -68,6 +68,7 @@ def _prov_lines(p: dict) -> list[str]:
             ("lammps_version", "LAMMPS"),
             ("numpy_version", "numpy"),
             ("h5py_version", "h5py"),
+            ("torch_version", "PyTorch"),
         )
         if p.get(key)
     ]
@@ -204,7 +205,16 @@ def render(info: dict, *, all_shells: bool = False, max_lines: int = 20) -> str:
             [f"fitted from {source}" + (f" ({p['format']})" if p.get("format") else "")] if source else []
         )
         sampled = _prov_lines(p)
-        add("provenance:", [*fitted, f"sampling data: {sampled[0]}" if sampled[0] else "", *sampled[1:]])
+        written = _prov_lines(p.get("model_file") or {})[0]
+        add(
+            "provenance:",
+            [
+                *fitted,
+                f"model file: {written}" if written else "",
+                f"sampling data: {sampled[0]}" if sampled[0] else "",
+                *sampled[1:],
+            ],
+        )
     elif kind in ("campaign", "tilt"):
         add("provenance:", _prov_lines(p))
         for h in p.get("grown") or []:

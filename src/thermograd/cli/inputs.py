@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, StoreError
-from ..io.checks import check_finite_hdf5
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+from ..io.store import CAMPAIGN, HDF5_SIGNATURE, check_finite, open_file
 
 
 def parse_temperatures(spec: str, default_points: int = 41) -> np.ndarray:
@@ -65,57 +63,51 @@ def load_theta(path, n_features: int, element: str | None = None):
     return theta, coeffs, el
 
 
-def _open_hdf5(path: Path):
-    import h5py
-
-    try:
-        return h5py.File(path, "r", locking=False)
-    except OSError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StoreError(f"{path}: damaged HDF5 file, cannot be opened ({reason})") from None
-
-
 def unfinished_parts(path) -> list[str]:
     """What a thermograd campaign file still lacks: references not set up and shells without a finished
     sketch, as short descriptions (``[]`` for a complete campaign). The plan (phases, strains, shells) is read
     from the configuration stored in the file; parts that exist but are not marked complete count too."""
+    with open_file(path, CAMPAIGN) as f:
+        return _unfinished(f)
+
+
+def _unfinished(f) -> list[str]:
+    """:func:`unfinished_parts` of an open campaign file."""
     import json
 
-    path = Path(path)
     missing: list[str] = []
-    with _open_hdf5(path) as f:
-        plan = {}
-        cfg = f.get("config")
-        if cfg is not None and "canonical_json" in cfg.attrs:
-            try:
-                plan = json.loads(cfg.attrs["canonical_json"])
-            except (TypeError, ValueError):
-                plan = {}
-        phases = [p.get("name") for p in plan.get("phases", []) if isinstance(p, dict)]
-        n_strains = len(plan.get("strains") or [0.0])
-        shells = plan.get("shells")
-        n_shells = len(shells) if isinstance(shells, list) else None
-        stored = f.get("phases")
-        names = list(phases) or (list(stored) if stored is not None else [])
-        for phase in names:
-            pg = stored.get(phase) if stored is not None else None
-            strain_keys = [f"strain_{k:02d}" for k in range(n_strains)] if phases else sorted(pg or [])
-            for sk in strain_keys:
-                label = phase if n_strains == 1 else f"{phase}/{sk}"
-                g = pg.get(sk) if pg is not None else None
-                if g is None or not g.attrs.get("complete", False):
-                    missing.append(f"reference {label} (not set up)")
-                    continue
-                sg = g.get("shells")
-                keys = [f"{k:03d}" for k in range(n_shells)] if n_shells else sorted(sg or [])
-                todo = []
-                for key in keys:
-                    s = sg.get(key) if sg is not None else None
-                    sketch = s.get("sketch") if s is not None else None
-                    if sketch is None or not sketch.attrs.get("complete", False):
-                        todo.append(str(int(key)))
-                if todo:
-                    missing.append(f"shell(s) {','.join(todo)} of {label}")
+    plan = {}
+    cfg = f.get("config")
+    if cfg is not None and "canonical_json" in cfg.attrs:
+        try:
+            plan = json.loads(cfg.attrs["canonical_json"])
+        except (TypeError, ValueError):
+            plan = {}
+    phases = [p.get("name") for p in plan.get("phases", []) if isinstance(p, dict)]
+    n_strains = len(plan.get("strains") or [0.0])
+    shells = plan.get("shells")
+    n_shells = len(shells) if isinstance(shells, list) else None
+    stored = f.get("phases")
+    names = list(phases) or (list(stored) if stored is not None else [])
+    for phase in names:
+        pg = stored.get(phase) if stored is not None else None
+        strain_keys = [f"strain_{k:02d}" for k in range(n_strains)] if phases else sorted(pg or [])
+        for sk in strain_keys:
+            label = phase if n_strains == 1 else f"{phase}/{sk}"
+            g = pg.get(sk) if pg is not None else None
+            if g is None or not g.attrs.get("complete", False):
+                missing.append(f"reference {label} (not set up)")
+                continue
+            sg = g.get("shells")
+            keys = [f"{k:03d}" for k in range(n_shells)] if n_shells else sorted(sg or [])
+            todo = []
+            for key in keys:
+                s = sg.get(key) if sg is not None else None
+                sketch = s.get("sketch") if s is not None else None
+                if sketch is None or not sketch.attrs.get("complete", False):
+                    todo.append(str(int(key)))
+            if todo:
+                missing.append(f"shell(s) {','.join(todo)} of {label}")
     return missing
 
 
@@ -131,35 +123,23 @@ def check_campaign(path, *, require_complete: bool = True) -> None:
     """Check a thermograd campaign file before use (reads every stored array except the chunks).
 
     Raises:
-        InputError: the file is missing, not a campaign (another thermograd file, not HDF5).
-        StoreError: a damaged HDF5 file; (``require_complete``) unfinished references or shells, named;
-            NaN/inf in any stored array (the dataset is named).
+        InputError: the file is missing.
+        StoreError: not HDF5, damaged, not a campaign (another thermograd file is named), a newer version
+            (:func:`thermograd.io.store.open_file`); (``require_complete``) unfinished references or shells,
+            named; NaN/inf in any stored array (the dataset is named).
     """
-    from ..outputs import hdf5_format
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"campaign file not found: {path}")
-    fmt = hdf5_format(path)
-    if fmt is None:
-        raise InputError(f"{path}: not an HDF5 file (damaged header or another format)")
-    if fmt == "":
-        with _open_hdf5(path):
-            pass
-        raise InputError(f"{path}: an HDF5 file but not a thermograd campaign (no 'format' attribute)")
-    if fmt != "thermograd-campaign":
-        kind = {"thermograd-ddos-model": "D-DOS model", "thermograd-tilt": "tilt"}.get(fmt, repr(fmt))
-        raise InputError(f"{path} is a {kind} file, not a campaign file ('thermograd sample' writes those)")
-    if require_complete:
-        todo = unfinished_parts(path)
+    with open_file(path, CAMPAIGN) as f:  # not HDF5, damaged, another format or a newer version: one line
+        todo = _unfinished(f) if require_complete else []
         if todo:
             shown = "; ".join(todo[:4]) + (f"; … ({len(todo)} parts)" if len(todo) > 4 else "")
             raise StoreError(
                 f"{path}: unfinished campaign: {shown} not finished; "
                 "rerun 'thermograd sample' with its run file to complete it"
             )
-    with _open_hdf5(path) as f:
-        check_finite_hdf5(f, path, skip=("chunks",))
+        check_finite(f, path, skip=("chunks",))
 
 
 def load_campaign(path, phase: str | None = None) -> list:
@@ -191,7 +171,7 @@ def load_campaign(path, phase: str | None = None) -> list:
             if names.count(d.name) > 1:
                 d.name = f"{d.name}@{d.strain:g}"
     else:
-        from ..io.descriptordos import load_descriptordos
+        from ..ddos.importers import load_descriptordos
 
         datasets = load_descriptordos(path)
     if phase is not None:

@@ -46,7 +46,7 @@ def open_estimator(path, *, phase: str | None = None, tilted=(), method: str | N
         for t in tilted:
             tilts.update(load_tilted(t, ds))
         return CumulantEstimator(ds, tilted=tilts, method=method or "gamma", model_error=model_error)
-    from ...io.ddos_model import load_model  # checks the file before torch is imported
+    from ..importers import load_model  # checks the file before torch is imported
 
     model = load_model(path)
     if tilted:

