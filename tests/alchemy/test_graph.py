@@ -145,3 +145,19 @@ def test_constraints_inferred_and_masses(nacl8):
     assert len(vac.endpoint_atoms()) == 7
     with pytest.raises(InputError, match="policy"):
         build_graph(sysm, 5.0, policy="virtual-crystal")
+
+
+def test_backend_species_check_names_every_unknown_species_on_one_line(nacl8):
+    from thermograd.alchemy.calculator import check_backend_species
+
+    class NaClOnly:
+        name = "toy"
+
+        def supported_numbers(self):
+            return frozenset({11, 17})
+
+    system = substitution(nacl8, [0, 2, 4, 6], ["Na", "K", "Li"], [0.8, 0.1, 0.1])
+    with pytest.raises(InputError) as info:
+        check_backend_species(NaClOnly(), system)
+    assert str(info.value) == "species Li, K unknown to the toy backend"  # by atomic number: Li 3, K 19
+    check_backend_species(NaClOnly(), substitution(nacl8, [0, 2], ["Na", "Na"], [0.5, 0.5]))

@@ -10,6 +10,7 @@ from ase.build import bulk
 from thermograd.alchemy.derivatives import evaluate, stress_lambda_jacobian
 from thermograd.alchemy.graph import build_graph
 from thermograd.alchemy.system import AlchemicalGroup, AlchemicalSystem, substitution, vacancy
+from thermograd.errors import InputError
 
 pytestmark = pytest.mark.mlip
 
@@ -169,7 +170,6 @@ def test_energy_is_smooth_and_not_linear_in_lambda(sevennet64, nacl8):
 
 def test_unknown_species_is_rejected(sevennet64, nacl8):
     from thermograd.alchemy.calculator import AlchemicalCalculator
-    from thermograd.errors import InputError
 
     sysm = AlchemicalSystem(nacl8, [AlchemicalGroup((0,), "Na"), AlchemicalGroup((0,), "Fm")])
     with pytest.raises(InputError, match="Fm"):
@@ -184,3 +184,9 @@ def test_package_exports_the_one_cached_loader(sevennet64, sevennet32):
     # dtype defaults to float64 whether left out or given as None; one instance per (model, dtype, device)
     assert alchemy.load_sevennet() is sevennet64 and alchemy.load_sevennet(dtype=None) is sevennet64
     assert alchemy.load_sevennet("7net-0", torch.float32, "cpu") is sevennet32
+
+
+def test_unknown_species_is_one_line_naming_it(sevennet64):
+    with pytest.raises(InputError) as info:
+        sevennet64.check_species([11, 17, 118, 0])
+    assert str(info.value) == f"species 0, Og unknown to SevenNet ({sevennet64.n_types} elements supported)"

@@ -16,7 +16,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from ..errors import InputError
-from .derivatives import evaluate
+from .derivatives import check_species, evaluate
 from .graph import DEFAULT_POLICY, batch_graphs, build_graph
 from .system import AlchemicalSystem, check_lam
 
@@ -31,15 +31,8 @@ def default_backend(dtype: torch.dtype = torch.float64):
 def check_backend_species(backend, system: AlchemicalSystem) -> None:
     """Raise :class:`InputError` if the backend does not know a species of the system (fixed or copy)."""
     numbers = set(int(z) for z in system.atoms.numbers) | {g.z for g in system.groups}
-    known = backend.supported_numbers()
-    bad = sorted(numbers - set(known))
-    if bad:
-        from ase.data import chemical_symbols
-
-        raise InputError(
-            f"species {', '.join(chemical_symbols[z] for z in bad)} unknown to the "
-            f"{getattr(backend, 'name', type(backend).__name__)} backend"
-        )
+    name = getattr(backend, "name", type(backend).__name__)
+    check_species(numbers, backend.supported_numbers(), f"the {name} backend")
 
 
 class AlchemicalCalculator(Calculator):

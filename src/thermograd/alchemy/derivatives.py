@@ -32,6 +32,17 @@ class AlchemicalBackend(Protocol):
     def supported_numbers(self) -> frozenset[int]: ...
 
 
+def check_species(numbers, known, model: str) -> None:
+    """Raise a one-line :class:`InputError` naming every atomic number in ``numbers`` that is not in
+    ``known``, e.g. "species Li unknown to SevenNet (89 elements supported)" for ``model`` "SevenNet (...)"."""
+    bad = sorted({int(z) for z in numbers} - {int(z) for z in known})
+    if bad:
+        from ase.data import chemical_symbols
+
+        names = [chemical_symbols[z] if 0 < z < len(chemical_symbols) else str(z) for z in bad]
+        raise InputError(f"species {', '.join(names)} unknown to {model}")
+
+
 @dataclass
 class AlchemicalResult:
     """Outputs of one evaluation (torch tensors; detached unless ``create_graph=True``).

@@ -29,6 +29,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ..errors import EngineError, InputError
+from .derivatives import check_species
 from .graph import AlchemicalGraph, edge_vectors, edge_weights, node_weights
 
 #: sizes of MACE-MP-0 "small" (Batatia et al., arXiv:2401.00096): 128 scalar channels, L = 0 node features;
@@ -331,10 +332,8 @@ class MaceAlchemicalBackend:
         idx = torch.full_like(z, -1)
         idx[known] = self._z_to_index[z[known]]
         if bool((idx < 0).any()):
-            unknown = sorted({int(v) for v in z[idx < 0].tolist()})
-            names = [chemical_symbols[v] if 0 < v < len(chemical_symbols) else str(v) for v in unknown]
-            raise InputError(
-                f"species {', '.join(names)} unknown to the MACE model (it knows {', '.join(self.species)})"
+            check_species(
+                z[idx < 0].tolist(), self._z_table, f"the MACE model (it knows {', '.join(self.species)})"
             )
         return idx
 

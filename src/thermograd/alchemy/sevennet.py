@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import EngineError, InputError
+from ..errors import EngineError
+from .derivatives import check_species
 from .graph import AlchemicalGraph, message_weights, node_weights, parent_vectors
 
 #: modules of the sevenn sequential model replaced by this wrapper
@@ -102,14 +103,7 @@ class SevenNetBackend:
 
     def check_species(self, numbers) -> None:
         """Raise :class:`InputError` naming any atomic number the model does not know."""
-        from ase.data import chemical_symbols
-
-        bad = sorted({int(z) for z in numbers} - set(self.type_map))
-        if bad:
-            raise InputError(
-                f"species {', '.join(chemical_symbols[z] for z in bad)} unknown to SevenNet "
-                f"({self.n_types} elements supported)"
-            )
+        check_species(numbers, self.type_map, f"SevenNet ({self.n_types} elements supported)")
 
     def node_energies(
         self, graph: AlchemicalGraph, positions: torch.Tensor, cell: torch.Tensor, lam: torch.Tensor
