@@ -20,8 +20,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 REF = Path(__file__).resolve().parents[1] / "tests" / "references"
 
 
@@ -29,10 +27,10 @@ def main() -> None:
     from thermograd.config import load_yaml_model
     from thermograd.ddos.estimators.cumulant import CumulantEstimator
     from thermograd.ddos.estimators.model import DDOSModel
+    from thermograd.ddos.estimators.protocol import Coefficients
     from thermograd.ddos.sampling.campaign import load_datasets, run_campaign
     from thermograd.ddos.sampling.campaign_config import CampaignConfig
     from thermograd.engines.potentials import find_potential_file
-    from thermograd.io.snap import read_snapcoeff
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workdir", default="ddos-vs-ti")
@@ -49,12 +47,12 @@ def main() -> None:
         "reference": find_potential_file("Mo_Zuo_JPCA2020.snapcoeff"),
         "perturbed": REF / "Mo_Zuo_JPCA2020_perturbed_2026.snapcoeff",
     }
-    co = {k: read_snapcoeff(v) for k, v in files.items()}
-    theta = np.stack([co[k].theta() for k in files])
+    coeffs = Coefficients.from_snapcoeff(list(files.values()))
+    theta = coeffs.theta
     T = [1500.0, 2500.0]
     est = CumulantEstimator(ds)
-    runs = {m: est.predict(theta, T, method=m) for m in ("gamma", "reweight")}
-    score = DDOSModel.fit(ds).predict(theta, T)
+    runs = {m: est.predict(coeffs, T, convention="cell", method=m) for m in ("gamma", "reweight")}
+    score = DDOSModel.fit(ds).estimator("fast").predict(coeffs, T, convention="cell")
     tilted = {}
     if args.tilt:
         from thermograd.ddos.sampling.tilt_campaign import load_tilted, run_tilt
@@ -63,8 +61,10 @@ def main() -> None:
             out = work / f"tilt-{lab}-2500.h5"
             run_tilt(ds.provenance["source"], theta[i], 2500.0, out, executor="processes", workers=2,
                      progress=not args.json)  # fmt: skip
-            r = CumulantEstimator(ds, tilted=load_tilted(out, ds)).predict(theta[i], [2500.0])
-            tilted[(lab, 2500.0)] = (r.F[0, 0], r.sigma[0, 0], r.out_of_range[0, 0])
+            r = CumulantEstimator(ds, tilted=load_tilted(out, ds)).predict(
+                coeffs.select(i), [2500.0], convention="cell"
+            )
+            tilted[(lab, 2500.0)] = (r.F[0, 0], r.sigma[0, 0], r.flagged[0, 0])
     rows = []
     for i, lab in enumerate(files):
         for k, t in enumerate(T):
@@ -76,15 +76,14 @@ def main() -> None:
                 "F_anh_ti_error": 1e3 * x["F_anh_error"],
             }
             for m, r in runs.items():
-                F = r.F[i, k] + co[lab].constant()
-                row[f"F_anh_{m}"] = 1e3 * (F - x["E0"] - x["F_h_cell"])
+                row[f"F_anh_{m}"] = 1e3 * (r.F[i, k] - x["E0"] - x["F_h_cell"])
                 row[f"sigma_{m}"] = 1e3 * float(r.sigma[i, k])
-                row[f"edge_{m}"] = bool(r.out_of_range[i, k])
-            row["F_anh_score"] = 1e3 * (score.F[i, k] + co[lab].constant() - x["E0"] - x["F_h_ddos"])
+                row[f"edge_{m}"] = bool(r.flagged[i, k])
+            row["F_anh_score"] = 1e3 * (score.F[i, k] - x["E0"] - x["F_h_cell"])
             row["sigma_score"] = 1e3 * float(score.sigma[i, k])
             if (lab, t) in tilted:
                 F, sig, edge = tilted[(lab, t)]
-                row["F_anh_tilted"] = 1e3 * (F + co[lab].constant() - x["E0"] - x["F_h_cell"])
+                row["F_anh_tilted"] = 1e3 * (F - x["E0"] - x["F_h_cell"])
                 row["sigma_tilted"], row["edge_tilted"] = 1e3 * float(sig), bool(edge)
             rows.append(row)
     if args.json:

@@ -109,7 +109,7 @@ def tune_figure(loss_history, before, after, target_Tc: float, *, phases=("A", "
 
     Args:
         loss_history: loss per step, eV²/atom².
-        before, after: objects with ``T, dF, sigma_dF, out_of_range, Tc, Tc_error`` (e.g.
+        before, after: objects with ``T, dF, sigma_dF, flagged, Tc, Tc_error`` (e.g.
             :class:`~thermograd.thermo.transition.TransitionResult`) of θ_0 and of the tuned θ.
         target_Tc: target crossing temperature, K.
     """

@@ -71,7 +71,7 @@ def _rows(res, coeffs, labels, temps):
                 "F_minus_E0": float(res.F_minus_E0[i, k]),
                 "E0": float(res.E0[i] + coeffs[label].constant()),
                 "sigma": float(res.sigma[i, k]),
-                "out_of_range": bool(res.out_of_range[i, k]),
+                "out_of_range": bool(res.flagged[i, k]),
             }
     return out
 
