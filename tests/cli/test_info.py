@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
+import thermograd
 from thermograd.cli import main
 from thermograd.ddos.sampling.campaign import run_campaign
 from thermograd.ddos.sampling.campaign_config import CampaignConfig
@@ -283,6 +284,17 @@ def test_model_file(files, capsys):
     with h5py.File(files["campaign"], "r") as f:
         assert r["provenance"]["config_hash"] == f.attrs["config_hash"] and r["provenance"]["seed"] == 11
     assert "config" not in r["provenance"]  # the run file text is not repeated
+    with h5py.File(
+        files["model"], "r"
+    ) as f:  # the model file's own provenance (io.store), apart from the data's
+        written = r["provenance"]["model_file"]
+        assert (
+            written["created"] == f.attrs["created"]
+            and written["thermograd_version"] == thermograd.__version__
+        )
+    assert main(["info", str(files["model"])]) == 0
+    text = capsys.readouterr().out
+    assert f"model file: created {written['created']}; thermograd {thermograd.__version__}" in text
 
 
 def test_model_with_non_finite_values_is_reported(files, tmp_path, capsys):
