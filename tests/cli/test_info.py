@@ -284,14 +284,11 @@ def test_model_file(files, capsys):
     with h5py.File(files["campaign"], "r") as f:
         assert r["provenance"]["config_hash"] == f.attrs["config_hash"] and r["provenance"]["seed"] == 11
     assert "config" not in r["provenance"]  # the run file text is not repeated
-    with h5py.File(
-        files["model"], "r"
-    ) as f:  # the model file's own provenance (io.store), apart from the data's
-        written = r["provenance"]["model_file"]
-        assert (
-            written["created"] == f.attrs["created"]
-            and written["thermograd_version"] == thermograd.__version__
-        )
+    # the model file's own provenance (io.store), apart from that of its data
+    with h5py.File(files["model"], "r") as f:
+        created = f.attrs["created"]
+    written = r["provenance"]["model_file"]
+    assert written["created"] == created and written["thermograd_version"] == thermograd.__version__
     assert main(["info", str(files["model"])]) == 0
     text = capsys.readouterr().out
     assert f"model file: created {written['created']}; thermograd {thermograd.__version__}" in text
