@@ -143,8 +143,14 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def save_figure(fig, path: str | Path, **kwargs) -> None:
-    """``fig.savefig`` atomically (the format follows the suffix of ``path``)."""
+    """``fig.savefig`` atomically (the format follows the suffix of ``path``), then close ``fig`` (also when
+    writing fails), so that no caller keeps figures alive."""
     path = Path(path)
     fmt = kwargs.pop("format", None) or (path.suffix.lstrip(".") or None)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, **kwargs)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, **kwargs)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

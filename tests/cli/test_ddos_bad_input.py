@@ -264,20 +264,24 @@ def test_inf_in_model_is_named(fe, tmp_path, capsys):
     refused(capsys, argv, "dataset /components/coef", tmp_path)
 
 
-def test_campaign_given_as_model(toy_campaign, fe, tmp_path, capsys):
+def test_phases_of_different_descriptors(toy_campaign, fe, tmp_path, capsys):
+    """A campaign is a valid phase (accurate route), but not next to a model of another descriptor."""
     argv = ["transition", toy_campaign, fe / "fcc.h5", "--theta", fe / "X_Fe.snapcoeff"]
-    refused(capsys, argv, "a campaign file; make a model with 'thermograd fit'", toy_campaign.parent)
+    refused(capsys, argv, "have different descriptor lengths (3 and 55)", toy_campaign.parent)
 
 
 # ---------------------------------------------------------------- extrapolation
 def test_predict_far_beyond_the_shells(fe, capsys):
     argv = ["predict", fe / "bcc.h5", "--theta", fe / "X_Fe.snapcoeff", "--T", "1e6"]
-    line = refused(capsys, argv, "need extrapolation", fe)
+    line = refused(capsys, argv, "results are flagged (optimum α* on the edge of the sampled shells", fe)
     assert "--allow-extrapolation" in line and "100-2000 K" in line
     assert main([*map(str, argv), "--allow-extrapolation", "--json"]) == 0
     captured = capsys.readouterr()
     res = json.loads(captured.out)["results"][0]
-    assert res["out_of_range"] == [True] and np.isfinite(res["F"][0])
+    assert res["flagged"] == [True] and np.isfinite(res["F"][0])
+    assert res["flag_reason"] == [
+        "optimum α* on the edge of the sampled shells (extrapolated: an upper bound)"
+    ]
     assert "flagged" in captured.err
     assert main([*map(str, argv), "--allow-extrapolation"]) == 0
     row = [ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith("#")]

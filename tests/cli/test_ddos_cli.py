@@ -58,7 +58,7 @@ def test_predict_json_table_and_plot(fe_models, tmp_path, capsys):
     assert r["E0"] == pytest.approx(-1.6711, abs=1e-4)
     np.testing.assert_allclose(np.array(r["F"]) - r["E0"], r["F_minus_E0"], atol=1e-12)
     assert all(s > 0 for s in r["sigma"])
-    assert r["out_of_range"][-1] and not r["out_of_range"][0]  # 2500 K is beyond the 2000 K top shell
+    assert r["flagged"][-1] and not r["flagged"][0]  # 2500 K is beyond the 2000 K top shell
     assert "upper bounds" in captured.err
     assert png.stat().st_size > 1000
     # without --allow-extrapolation the flagged temperatures are an error (one line, exit 2)
@@ -90,7 +90,7 @@ def test_transition_json(fe_models, capsys):
     )
     out = json.loads(capsys.readouterr().out)
     assert abs(out["Tc"] - 1950) < 40 and out["Tc_error"] > 0
-    assert out["out_of_range_at_Tc"] is True
+    assert out["flagged_at_Tc"] is True
     # the same T_c without the flag: refused, since it relies on optima at the edge of the shells
     args = ["transition", str(paths["bcc"]), str(paths["fcc"]), "--theta", str(theta), "--T", "500:2500"]
     assert main(args) == 2

@@ -103,7 +103,7 @@ def test_predict_plot_is_f_anh_in_mev(fe_models, tmp_path, capsys, monkeypatch):
     span = np.ptp(line.get_ydata())
     assert 1e3 * min(res["sigma"]) > 1e-3 * span
     crosses = [ln for ln in ax.get_lines() if ln.get_marker() == "x"]
-    assert [list(c.get_xdata()) for c in crosses] == [[t for t, f in zip(res["T"], res["out_of_range"]) if f]]
+    assert [list(c.get_xdata()) for c in crosses] == [[t for t, f in zip(res["T"], res["flagged"]) if f]]
     assert png.stat().st_size > 1000
 
 

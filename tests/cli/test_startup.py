@@ -158,5 +158,5 @@ def test_a_file_that_is_not_a_model_is_refused_before_torch(command, tmp_path, m
         ],
     }[command]
     code, heavy, err = probe(f"cli.main({argv!r})")
-    assert code == 2 and "junk.h5: not an HDF5 file" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "junk.h5 is not an HDF5 file" in err and len(err.strip().splitlines()) == 1
     assert "torch" not in heavy, f"'thermograd {command}' imported torch before refusing a non-model file"

@@ -9,8 +9,8 @@ import torch
 
 from thermograd.ddos.estimators.conjugate import exact_conjugate
 from thermograd.ddos.estimators.core import free_energy_core
-from thermograd.ddos.estimators.reweighting import ReweightingEstimator
 from thermograd.ddos.estimators.model import DDOSModel
+from thermograd.ddos.estimators.reweighting import ReweightingEstimator
 from thermograd.testing.synthetic import gaussian_campaign, gaussian_free_energy, gaussian_model
 
 N_ATOMS = 54

@@ -151,7 +151,11 @@ def test_auto_shells_and_cli(toy_campaign, tmp_path: Path, capsys):
     argv = ["predict", str(path), "--theta", str(coeff), "--T", "900,1200", "--tilted", str(out), "--json"]
     assert main([*argv, "--allow-extrapolation"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert res["method"] == "cumulant + tilted shells [0, 1, 2]"
+    assert res["routes"] == [
+        "cumulant (Gamma closure, exact α integral)",
+        "tilted shells (MBAR, exact α integral)",
+    ]
+    assert "MBAR over tilted rungs on shells [0, 1, 2]" in res["reference"]
     direct = CumulantEstimator(ds, tilted=load_tilted(out, ds)).predict(
         theta, [900.0, 1200.0], convention="ddos"
     )

@@ -7,8 +7,8 @@ import pytest
 from scipy.optimize import brentq
 
 from thermograd.ddos.estimators.model import DDOSModel
-from thermograd.errors import InputError
 from thermograd.ddos.importers import load_descriptordos
+from thermograd.errors import InputError
 from thermograd.io.snap import read_snapcoeff
 from thermograd.testing.synthetic import gaussian_free_energy, gaussian_model
 from thermograd.thermo.transition import transition_temperature

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from thermograd.ddos.estimators.model import DDOSModel
-from thermograd.errors import InputError
 from thermograd.ddos.importers import load_descriptordos
+from thermograd.errors import InputError
 from thermograd.io.snap import read_snapcoeff
 from thermograd.thermo.transition import transition_temperature
 from thermograd.thermo.tune import tune_transition

@@ -201,12 +201,8 @@ def _pyplot():
 def _save(fig, path: str | Path) -> Path:
     """Lay out, write atomically (temporary file, then rename) and close ``fig``; returns the path."""
     fig.tight_layout()
-    path = Path(path)
-    try:
-        save_figure(fig, path, dpi=150)
-    finally:
-        _pyplot().close(fig)
-    return path
+    save_figure(fig, path, dpi=150)
+    return Path(path)
 
 
 def stress_loss_fn(

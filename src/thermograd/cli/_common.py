@@ -68,14 +68,53 @@ def add_phase_inputs(p: argparse.ArgumentParser) -> None:
 def open_phases(args: argparse.Namespace):
     """The two estimators named by :func:`add_phase_inputs`' arguments."""
     from ..ddos.estimators.from_file import open_estimator
+    from ..errors import InputError
 
     phases = args.phases or (None, None)
-    return tuple(
+    a, b = (
         open_estimator(path, phase=ph, tilted=tilts, method=args.method)
         for path, ph, tilts in zip((args.model_a, args.model_b), phases, (args.tilted_a, args.tilted_b))
     )
+    if a.n_features != b.n_features:
+        raise InputError(
+            f"{args.model_a} and {args.model_b} have different descriptor lengths ({a.n_features} and "
+            f"{b.n_features}): the phases must share one descriptor"
+        )
+    return a, b
 
 
 def phase_inputs(args: argparse.Namespace) -> list:
     """Every input file of :func:`add_phase_inputs` (for the output checks)."""
     return [args.model_a, args.model_b, *args.tilted_a, *args.tilted_b]
+
+
+def add_executor(p: argparse.ArgumentParser, what: str, default: str = "serial") -> None:
+    """``--executor serial|processes|dask``, ``--workers N`` and ``--scheduler ADDRESS`` (implies dask)."""
+    p.add_argument(
+        "--executor",
+        choices=("serial", "processes", "dask"),
+        default=default,
+        help=f"where {what} run (default: {default})",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes for 'processes' or a local Dask cluster (default 2)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of an existing Dask scheduler, e.g. tcp://host:8786 (implies --executor dask)",
+    )
+
+
+def executor_kind(args: argparse.Namespace) -> str:
+    """The executor kind of :func:`add_executor`'s flags ("dask" when a scheduler is given); --workers ≥ 1."""
+    from ..errors import ConfigError
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    return "dask" if args.scheduler else args.executor

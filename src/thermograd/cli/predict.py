@@ -149,7 +149,7 @@ def _table(coeffs, T, res) -> str:
     ]
     for i, f in enumerate(files):
         for k, t in enumerate(T):
-            mark = f" * {res.reason(i, k)}" if res.flagged[i, k] else ""
+            mark = " *" if res.flagged[i, k] else ""
             lines.append(
                 f"  {f:<{w}} {t:8.1f} {res.F[i, k]:13.7f} {res.F_minus_E0[i, k]:12.7f} {res.F_h[i, k]:12.7f} "
                 f"{1e3 * res.F_anh[i, k]:10.4f} {1e3 * res.sigma[i, k]:10.4f} {res.T_star[i, k]:11.1f} "

@@ -11,41 +11,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_quiet
+from ._common import add_executor, add_quiet, executor_kind
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_file", help="YAML run file (see 'thermograd init ddos')")
-    p.add_argument(
-        "--executor",
-        choices=("serial", "processes", "dask"),
-        default="serial",
-        help="where chunk tasks run (default: serial)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="worker processes for 'processes' or a local Dask cluster (default 2)",
-    )
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="address of an existing Dask scheduler, e.g. tcp://host:8786 (implies --executor dask)",
-    )
+    add_executor(p, "chunk tasks")
     add_quiet(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..ddos.sampling.campaign_config import load_campaign_config
-    from ..errors import ConfigError
 
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    executor = executor_kind(args)
     config, text = load_campaign_config(args.run_file)
-    executor = "dask" if args.scheduler else args.executor
     from ..ddos.sampling.campaign import run_campaign
 
     summary = run_campaign(

@@ -17,20 +17,13 @@ import argparse
 import json
 import sys
 
-from ._common import add_force, add_quiet
+from ._common import add_executor, add_force, add_quiet, executor_kind
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_file", help="YAML run file (see 'thermograd init ti')")
     p.add_argument("--json", action="store_true", help="print the full result as one JSON object")
-    p.add_argument(
-        "--executor",
-        choices=("serial", "processes", "dask"),
-        default="serial",
-        help="where λ points and switching repeats run (default: serial)",
-    )
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default 2)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="existing Dask scheduler address")
+    add_executor(p, "λ points and switching repeats")
     p.add_argument("--plot", default=None, metavar="PATH", help="save a figure of ⟨∂U/∂λ⟩(λ) and F(T)")
     p.add_argument("--output", default=None, metavar="PATH", help="JSON result file (overrides 'output:')")
     add_force(p, "result or plot file")
@@ -101,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         check_outputs([(journal, "unknown")], inputs=inputs, resumable=["unknown"])
         check_journal(journal)
-    kind = "dask" if args.scheduler else args.executor
+    kind = executor_kind(args)
     with make_executor(kind, args.workers, args.scheduler) as executor:
         report = run_ti_workflow(
             cfg, executor=executor, progress=not args.quiet and not args.json, journal=journal

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_quiet
+from ._common import add_executor, add_quiet, executor_kind
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,9 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--burn", type=int, default=60, help="burn-in steps per rung (default 60)")
     p.add_argument("--thin", type=int, default=3, help="record every n-th step (default 3)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--executor", choices=("serial", "processes", "dask"), default="processes")
-    p.add_argument("--workers", type=int, help="worker processes (default 2)")
-    p.add_argument("--scheduler", help="address of a running Dask scheduler (implies --executor dask)")
+    add_executor(p, "shell tasks", default="processes")
     add_quiet(p)
 
 
@@ -72,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         shells=shells,
         ess_min=args.ess_min,
         plan=plan,
-        executor=args.executor,
+        executor=executor_kind(args),
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.quiet,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.snap import is_number
 from ._mpi import available_potentials_dir
 
 
@@ -70,14 +71,6 @@ def find_potential_file(name: str | os.PathLike, base_dir: str | os.PathLike | N
     hint = f"; did you mean {', '.join(close)}?" if close else "; set $LAMMPS_POTENTIALS or pass a path"
     searched = ", ".join(str(d) for d in dict.fromkeys(dirs))
     raise InputError(f"potential file {str(name)!r} not found (searched {searched}){hint}")
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
 
 
 def _quote(path: Path) -> str:
@@ -133,7 +126,7 @@ class Potential:
         tokens = self.pair_style.split()
         if not tokens[0].startswith("hybrid"):
             return (tokens[0],)
-        return tuple(t for t in tokens[1:] if not _is_number(t) and t not in ("special", "compute/tally"))
+        return tuple(t for t in tokens[1:] if not is_number(t) and t not in ("special", "compute/tally"))
 
     @property
     def snap_files(self) -> tuple[Path, Path] | None:
@@ -190,7 +183,7 @@ class Potential:
         extra = {Path(f).name: find_potential_file(f, base) for f in files}
 
         def resolve(token: str, strict: bool) -> str:
-            if token in skip or _is_number(token) or "$" in token:
+            if token in skip or is_number(token) or "$" in token:
                 return token
             looks_like_file = bool(re.search(r"\.[A-Za-z]\w*$", token)) or token.startswith(("/", "./", "~"))
             found = extra.get(token) or _lookup(token, base)

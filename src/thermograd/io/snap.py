@@ -116,7 +116,7 @@ def read_snapcoeff(path: str | Path) -> SnapCoefficients:
         try:
             vals = np.array([float(lines[pos + k].split()[0]) for k in range(ncoeff)])
         except ValueError:
-            bad = next(ln for ln in lines[pos : pos + ncoeff] if not _is_float(ln.split()[0]))
+            bad = next(ln for ln in lines[pos : pos + ncoeff] if not is_number(ln.split()[0]))
             raise InputError(f"{path}: coefficient {bad!r} of element {el!r} is not a number") from None
         if not np.all(np.isfinite(vals)):
             raise InputError(
@@ -130,7 +130,8 @@ def read_snapcoeff(path: str | Path) -> SnapCoefficients:
     return SnapCoefficients(elements, radius, weight, coeffs, header)
 
 
-def _is_float(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """True when ``text`` parses as a float (e.g. a LAMMPS numeric argument)."""
     try:
         float(text)
     except ValueError:

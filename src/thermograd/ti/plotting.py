@@ -56,8 +56,5 @@ def plot_report(report, path: str | Path) -> Path:
         ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    try:
-        save_figure(fig, path, dpi=120)  # atomic: temporary file, then rename
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=120)  # atomic (temporary file, then rename); closes the figure
     return path

@@ -127,6 +127,10 @@ class Coefficients:
             self.theta[i : i + 1], self.beta0[i : i + 1], self.labels[i : i + 1], self.element
         )
 
+    def label(self, i: int) -> str:
+        """Name of model i (its file, or ``theta[i]``)."""
+        return self.labels[i] if i < len(self.labels) else f"theta[{i}]"
+
 
 def as_coefficients(coefficients, n_features: int) -> Coefficients:
     """A :class:`Coefficients` of descriptor length ``n_features`` from a Coefficients or a θ array."""
