@@ -142,10 +142,10 @@ def run_demo(
     from .config import validate_model
     from .ddos.estimators.cumulant import CumulantEstimator
     from .ddos.estimators.model import DDOSModel
-    from .ddos.estimators.protocol import Coefficients
     from .ddos.sampling.campaign import load_datasets, run_campaign
     from .ddos.sampling.campaign_config import CampaignConfig
     from .engines.potentials import Potential
+    from .free_energy import Coefficients
     from .outputs import atomic_path
     from .parallel import make_executor
     from .structures import bcc

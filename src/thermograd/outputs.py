@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import StoreError
-from .io.store import FORMATS, atomic_path, hdf5_format, kind_of
+from .io.store import FORMATS, atomic_path, hdf5_format, kind_of, write_text
 
 __all__ = [
     "HDF5_KINDS",
@@ -134,12 +134,6 @@ def check_writable(path: str | Path, what: str = "") -> None:
         raise StoreError(f"cannot write {name}: folder {parent} is not writable")
     if path.is_dir():
         raise StoreError(f"cannot write {name}: it is a folder")
-
-
-def write_text(path: str | Path, text: str) -> None:
-    """Write a text file atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
 
 
 def save_figure(fig, path: str | Path, **kwargs) -> None:

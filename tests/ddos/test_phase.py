@@ -133,7 +133,13 @@ def test_campaign_options_that_do_not_apply_are_refused(campaign, crossing_theta
 
 def test_model_file_refuses_tilts_and_campaign_methods(campaign, crossing_theta, tmp_path, capsys):
     model = tmp_path / "a-model.h5"
-    Phase.open(campaign, phase="a").fit(save=model)
+    fitted = Phase.open(campaign, phase="a").fit(save=model)
+    reopened = Phase.open(model)  # a model file: the score route, same numbers as the fitted model
+    assert reopened.estimator().route == "score model (fast)" and reopened.name == "a"
+    c = Coefficients.from_snapcoeff(crossing_theta)
+    np.testing.assert_allclose(
+        reopened.free_energy(c, [900.0]).F, fitted.predict(c, [900.0]).F, rtol=0, atol=1e-12
+    )
     base = ["predict", str(model), "--theta", str(crossing_theta), "--T", "800"]
     assert main([*base, "--tilted", str(campaign)]) == 2
     assert "is a model file; tilt files" in capsys.readouterr().err

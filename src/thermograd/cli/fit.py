@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from ..ddos.inputs import load_campaign
     from ..errors import InputError
     from ..outputs import atomic_path, check_outputs
-    from .inputs import load_campaign
 
     try:
         orders = tuple(int(v) for v in args.orders.split(","))

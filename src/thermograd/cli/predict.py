@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..ddos.estimators.from_file import open_estimator
-    from ..ddos.estimators.protocol import Coefficients
     from ..errors import InputError, StoreError
+    from ..free_energy import Coefficients
     from ..outputs import check_outputs
     from .inputs import parse_temperatures
 

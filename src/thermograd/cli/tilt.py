@@ -42,10 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..ddos.inputs import check_campaign
     from ..errors import InputError
     from ..io.snap import read_snapcoeff
     from ..outputs import check_outputs
-    from .inputs import check_campaign
 
     try:
         lambdas = tuple(float(x) for x in args.lambdas.split(","))

@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     import math
     import sys
 
-    from ..ddos.estimators.protocol import Coefficients
     from ..errors import InputError
+    from ..free_energy import Coefficients
     from ..outputs import check_outputs
     from .inputs import parse_temperatures
 

@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ..ddos.estimators.protocol import Coefficients
     from ..errors import InputError
+    from ..free_energy import Coefficients
     from ..io.snap import read_snapcoeff, write_snapcoeff
     from ..outputs import check_outputs
     from .inputs import parse_temperatures

@@ -6,7 +6,7 @@ Layers:
   mergeable sketches, the resumable campaign store.
 * :mod:`.dataset` — one phase at one cell in memory (the contract between sampling and estimation).
 * :mod:`.estimators` — every route to F(θ, T) ± σ and ∂F/∂θ behind one protocol
-  (:mod:`.estimators.protocol`): the score model, shell reweighting, the cumulant closure with MBAR on tilted
+  (:mod:`thermograd.free_energy`): the score model, shell reweighting, the cumulant closure with MBAR on tilted
   shells.
 * :mod:`.phase` — the front door: :class:`Phase` (campaign → model → F, transition, tune).
 
@@ -19,9 +19,9 @@ import importlib
 
 _EXPORTS = {
     "Phase": ".phase",
-    "Coefficients": ".estimators.protocol",
-    "FreeEnergyResult": ".estimators.protocol",
-    "FreeEnergyEstimator": ".estimators.protocol",
+    "Coefficients": "..free_energy",
+    "FreeEnergyResult": "..free_energy",
+    "FreeEnergyEstimator": "..free_energy",
     "open_estimator": ".estimators.from_file",
     "DDOSModel": ".estimators.model",
     "CumulantEstimator": ".estimators.cumulant",

@@ -13,7 +13,7 @@ A :class:`Phase` holds what is known of one phase at one cell: the campaign's da
 shells) and/or a fitted score model. :meth:`Phase.estimator` picks the route: ``"accurate"`` (the cumulant
 closure with the exact α integral, MBAR on tilted shells; needs the campaign), ``"score"`` (the fitted model;
 fitted on demand) or ``"auto"`` (accurate when the campaign is there). Everything it returns is the one
-estimator protocol of :mod:`thermograd.ddos.estimators.protocol`.
+estimator protocol of :mod:`thermograd.free_energy`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Phase:
         from ..outputs import hdf5_format
 
         if hdf5_format(path) != "thermograd-campaign":
-            from ..io.ddos_model import load_model
+            from .importers import load_model
 
             if tilted:
                 raise InputError(f"{path} is a model file; tilt files serve the campaign route")
@@ -111,7 +111,7 @@ class Phase:
 
     # ------------------------------------------------------------ estimation
     def estimator(self, route: str = "auto", method: str | None = None):
-        """The :class:`~thermograd.ddos.estimators.protocol.FreeEnergyEstimator` of ``route`` (cached)."""
+        """The :class:`~thermograd.free_energy.FreeEnergyEstimator` of ``route`` (cached)."""
         if route not in ROUTES:
             raise InputError(f"unknown route {route!r}; use one of {', '.join(ROUTES)}")
         if route == "auto":

@@ -141,7 +141,7 @@ def is_number(text: str) -> bool:
 
 def write_snapcoeff(path: str | Path, coeffs: SnapCoefficients, comment: str = "") -> None:
     """Write coefficients in LAMMPS ``.snapcoeff`` format (full float precision), atomically."""
-    from ..outputs import write_text
+    from .store import write_text
 
     out = [f"# {line}" for line in comment.splitlines()] if comment else []
     ncoeff = len(next(iter(coeffs.coeffs.values())))

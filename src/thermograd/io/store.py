@@ -49,6 +49,7 @@ __all__ = [
     "open_file",
     "provenance",
     "read_provenance",
+    "write_text",
 ]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -373,3 +374,9 @@ class StoreLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a text file atomically (temporary file, then rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

@@ -3,7 +3,7 @@
 ΔF(θ, T) = F_b(θ, T) − F_a(θ, T), each F including its own static lattice energy E_0 = θ·D_0 (NVT, each
 phase at its sampled cell). The transition temperature T_c is the root of ΔF(T) (phase a stable below T_c when
 ΔF > 0 there); its error is σ_ΔF(T_c)/|dΔF/dT| with σ_ΔF² = σ_a² + σ_b² (independent campaigns).
-The phases are any :class:`~thermograd.ddos.estimators.protocol.FreeEnergyEstimator` (a score model, a
+The phases are any :class:`~thermograd.free_energy.FreeEnergyEstimator` (a score model, a
 campaign's cumulant route with or without tilted shells, ...); the route that served each value is reported.
 """
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ddos.estimators.protocol import Coefficients, as_coefficients
 from ..errors import InputError
+from ..free_energy import Coefficients, as_coefficients
 
 
 @dataclass
@@ -112,8 +112,8 @@ def transition_temperature(
 
     Args:
         est_a, est_b: the two phases, each a
-            :class:`~thermograd.ddos.estimators.protocol.FreeEnergyEstimator` (same descriptor).
-        coefficients: :class:`~thermograd.ddos.estimators.protocol.Coefficients` of one model, or θ (d,).
+            :class:`~thermograd.free_energy.FreeEnergyEstimator` (same descriptor).
+        coefficients: :class:`~thermograd.free_energy.Coefficients` of one model, or θ (d,).
         T: temperature grid, shape (n_T ≥ 2,), K, increasing.
         refine: refine the bracketed root by regula falsi on the estimators (else linear interpolation).
         convention: harmonic convention of ΔF ("ddos" or "cell").

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ddos.estimators.protocol import Coefficients
 from ..errors import InputError
+from ..free_energy import Coefficients
 from .transition import TransitionResult, transition_temperature
 
 KEEP_OPTIONS = ("0K-difference", "lattice-energy")
@@ -131,8 +131,8 @@ def tune_transition(
     """Change θ so that the a→b crossing moves to ``target_Tc``.
 
     Args:
-        est_a, est_b: the two phases, each a :class:`~thermograd.ddos.estimators.protocol.FreeEnergyEstimator`.
-        coefficients: starting coefficients θ_0: :class:`~thermograd.ddos.estimators.protocol.Coefficients` of
+        est_a, est_b: the two phases, each a :class:`~thermograd.free_energy.FreeEnergyEstimator`.
+        coefficients: starting coefficients θ_0: :class:`~thermograd.free_energy.Coefficients` of
             one model, or θ of shape (d,).
         target_Tc: target crossing temperature, K (> 0).
         keep: linear quantities to hold fixed: any of "0K-difference", "lattice-energy".

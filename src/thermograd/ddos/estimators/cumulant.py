@@ -30,10 +30,10 @@ import torch
 from scipy.interpolate import CubicSpline
 
 from ...errors import InputError
+from ...free_energy import FreeEnergyResult, as_coefficients, check_convention, make_result
 from ...harmonic import harmonic_free_energy_of, shell_temperature
 from ...units import HBAR2_PER_AMU, KB
 from .core import as_temperatures
-from .protocol import FreeEnergyResult, as_coefficients, check_convention, make_result
 
 
 def _spline_matrix(nodes: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -221,7 +221,7 @@ class CumulantEstimator:
         """Free energies for models θ (n_models, d) at temperatures T (n_T,).
 
         Args:
-            theta: :class:`~.protocol.Coefficients`, or θ of shape (d,) or (n_models, d).
+            theta: :class:`~thermograd.free_energy.Coefficients`, or θ of shape (d,) or (n_models, d).
             T: temperatures, K.
             convention: harmonic convention of the reported F_h and F (F_anh is the same in both).
             with_grad: also return ∂F/∂θ by autograd.
@@ -237,10 +237,10 @@ class CumulantEstimator:
                 measure of their residual equilibration bias). Default: the estimator's ``model_error``.
 
         Returns:
-            :class:`~.protocol.FreeEnergyResult`; ``alpha_star`` is the mean α of the integrand, the route of a
-            value is the tilted MBAR where the shell nearest that mean is tilted, and a value is flagged where
-            the integrand's mass beyond the sampled shells would change F by more than ``edge_tol``
-            (``extra["tail"]``: that change, eV/atom).
+            :class:`~thermograd.free_energy.FreeEnergyResult`; ``alpha_star`` is the mean α of the integrand,
+            the route of a value is the tilted MBAR where the shell nearest that mean is tilted, and a value is
+            flagged where the integrand's mass beyond the sampled shells would change F by more than
+            ``edge_tol`` (``extra["tail"]``: that change, eV/atom).
         """
         method = self.method if method is None else method
         model_error = self.model_error if model_error is None else model_error

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from ...errors import InputError
 from ...units import HBAR2_PER_AMU, KB
 
 try:  # numba is a dependency; the fallback keeps the package importable where llvmlite is unavailable
@@ -251,3 +252,42 @@ def check_status(status: int) -> None:
         raise ValueError("θ contains non-finite values")
     if status == BAD_T:
         raise ValueError("temperatures must be finite and > 0 K")
+
+
+class Predictor:
+    """Low-latency F(θ, T) of one model: the compiled estimator of :meth:`DDOSModel.predict` with the
+    fewest possible Python steps around it, for inner loops (optimisers, MCMC over θ, 10^5-model sweeps).
+
+    ``p(theta, T, grad=True, sigma=True)`` returns a tuple ``(F, sigma, dF_dtheta, out_of_range)``: total F
+    per atom (eV/atom, E_0 included; shape (n_models, n_T)), its propagated 1σ (score-fit and moment noise,
+    no model-error term), ∂F/∂θ (n_models, n_T, d) or None, and the out-of-range flags. Numbers are those of
+    ``predict(method="fast")``.
+
+    Raises:
+        InputError: the model is not a concave order-2 model (use :meth:`DDOSModel.predict`), θ of the wrong
+            shape or non-finite, T ≤ 0.
+    """
+
+    def __init__(self, model):
+        kernel = model._kernel()
+        if kernel is None:
+            raise InputError(
+                f"model {model.name!r} (order {model.order}) has no compiled fast path; use model.predict()"
+            )
+        self._k = kernel
+        self.d = kernel.d
+
+    def __call__(self, theta, T, grad: bool = True, sigma: bool = True):
+        th = np.asarray(theta, dtype=np.float64)
+        if th.ndim == 1:
+            th = th.reshape(1, -1)
+        if th.ndim != 2 or th.shape[1] != self.d:
+            raise InputError(f"θ must have shape ({self.d},) or (n_models, {self.d}), got {np.shape(theta)}")
+        Ts = np.asarray(T, dtype=np.float64).reshape(-1)
+        status, out, g = self._k.raw(np.ascontiguousarray(th), Ts, grad, sigma)
+        if status:
+            try:
+                check_status(status)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+        return out[0], out[2], (g if grad else None), out[4] > 0.5

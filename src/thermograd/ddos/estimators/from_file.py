@@ -10,7 +10,7 @@ __all__ = ["open_estimator"]
 
 
 def open_estimator(path, *, phase: str | None = None, tilted=(), method: str | None = None, model_error=True):
-    """A :class:`~.protocol.FreeEnergyEstimator` for ``path``.
+    """A :class:`~thermograd.free_energy.FreeEnergyEstimator` for ``path``.
 
     Args:
         path: model or campaign file.
@@ -27,7 +27,7 @@ def open_estimator(path, *, phase: str | None = None, tilted=(), method: str | N
 
     tilted = list(tilted)
     if hdf5_format(path) == "thermograd-campaign":
-        from ...cli.inputs import load_campaign_datasets
+        from ..inputs import load_campaign_datasets
         from ..sampling.tilt_campaign import load_tilted
         from .cumulant import METHODS, CumulantEstimator
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ...errors import InputError
+from ...free_energy import FreeEnergyResult, as_coefficients, check_convention, make_result
 from ...harmonic import harmonic_free_energy_of, mean_log_hbar_omega
 from . import core as est
 from .conjugate import (
@@ -26,8 +27,7 @@ from .conjugate import (
     exact_conjugate_var,
     normalise,
 )
-from .fastpath import HAVE_NUMBA, QuadraticKernel, check_status
-from .protocol import FreeEnergyResult, as_coefficients, check_convention, make_result
+from .fastpath import HAVE_NUMBA, Predictor, QuadraticKernel
 from .score import DEFAULT_ORDERS, fit_score, select_order
 
 #: histograms with fewer non-empty bins than this are not fitted by a polynomial (Gaussian / delta fallback).
@@ -335,7 +335,7 @@ class DDOSModel:
 
     def predictor(self) -> Predictor:
         """A low-latency callable ``p(θ, T) -> (F, sigma, dF_dtheta, out_of_range)`` for optimisers and
-        sampling loops (see :class:`Predictor`)."""
+        sampling loops (see :class:`~.fastpath.Predictor`)."""
         return Predictor(self)
 
     # --------------------------------------------------------------- predict
@@ -379,7 +379,7 @@ class DDOSModel:
         )
 
     def estimator(self, method: str = "fast", model_error: bool = True) -> ScoreRoute:
-        """This model as a :class:`~.protocol.FreeEnergyEstimator` with fixed options (for ``thermo``, CLI)."""
+        """This model as a :class:`~thermograd.free_energy.FreeEnergyEstimator` with fixed options."""
         if method not in METHODS:
             raise InputError(f"unknown method {method!r} for a model file; use one of {', '.join(METHODS)}")
         return ScoreRoute(self, method, model_error)
@@ -398,7 +398,7 @@ class DDOSModel:
         """Free energies, errors and gradients for a batch of models and temperatures.
 
         Args:
-            theta: :class:`~.protocol.Coefficients`, or linear coefficients of shape (d,) or (n_models, d),
+            theta: :class:`~thermograd.free_energy.Coefficients`, or linear coefficients of shape (d,) or (n_models, d),
                 eV per descriptor unit.
             T: temperatures, scalar or shape (n_T,), K (> 0).
             method: "fast" (closed form for order-2 components, else tabulated conjugates), "table" (always
@@ -413,7 +413,7 @@ class DDOSModel:
                 exact finite-cell sum, F_anh unchanged).
 
         Returns:
-            :class:`~.protocol.FreeEnergyResult` (flag: optimum α* on the shell-range edge).
+            :class:`~thermograd.free_energy.FreeEnergyResult` (flag: optimum α* on the shell-range edge).
         """
         if backend not in ("auto", "torch"):
             raise InputError(f"unknown backend {backend!r}; use 'auto' or 'torch'")
@@ -538,45 +538,6 @@ class DDOSModel:
         return load_model(path)
 
 
-class Predictor:
-    """Low-latency F(θ, T) of one model: the compiled estimator of :meth:`DDOSModel.predict` with the
-    fewest possible Python steps around it, for inner loops (optimisers, MCMC over θ, 10^5-model sweeps).
-
-    ``p(theta, T, grad=True, sigma=True)`` returns a tuple ``(F, sigma, dF_dtheta, out_of_range)``: total F
-    per atom (eV/atom, E_0 included; shape (n_models, n_T)), its propagated 1σ (score-fit and moment noise,
-    no model-error term), ∂F/∂θ (n_models, n_T, d) or None, and the out-of-range flags. Numbers are those of
-    ``predict(method="fast")``.
-
-    Raises:
-        InputError: the model is not a concave order-2 model (use :meth:`DDOSModel.predict`), θ of the wrong
-            shape or non-finite, T ≤ 0.
-    """
-
-    def __init__(self, model: DDOSModel):
-        kernel = model._kernel()
-        if kernel is None:
-            raise InputError(
-                f"model {model.name!r} (order {model.order}) has no compiled fast path; use model.predict()"
-            )
-        self._k = kernel
-        self.d = kernel.d
-
-    def __call__(self, theta, T, grad: bool = True, sigma: bool = True):
-        th = np.asarray(theta, dtype=np.float64)
-        if th.ndim == 1:
-            th = th.reshape(1, -1)
-        if th.ndim != 2 or th.shape[1] != self.d:
-            raise InputError(f"θ must have shape ({self.d},) or (n_models, {self.d}), got {np.shape(theta)}")
-        Ts = np.asarray(T, dtype=np.float64).reshape(-1)
-        status, out, g = self._k.raw(np.ascontiguousarray(th), Ts, grad, sigma)
-        if status:
-            try:
-                check_status(status)
-            except ValueError as exc:
-                raise InputError(str(exc)) from None
-        return out[0], out[2], (g if grad else None), out[4] > 0.5
-
-
 #: estimator methods of a model file
 METHODS = ("fast", "table", "exact")
 #: why a score-model value is flagged (index = flag code)
@@ -585,7 +546,7 @@ FLAG_REASONS = ("", "optimum α* on the edge of the sampled shells (extrapolated
 
 @dataclass(frozen=True)
 class ScoreRoute:
-    """A :class:`DDOSModel` with fixed estimator options, as a :class:`~.protocol.FreeEnergyEstimator`.
+    """A :class:`DDOSModel` with fixed estimator options, as a :class:`~thermograd.free_energy.FreeEnergyEstimator`.
 
     Attributes:
         model: the fitted model. method: "fast", "table" or "exact". model_error: add the two-order

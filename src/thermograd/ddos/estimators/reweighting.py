@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from ...errors import InputError
+from ...free_energy import FreeEnergyResult, as_coefficients, check_convention, make_result
 from ...units import KB
 from .core import REFERENCE, REFERENCE_CELL, AlphaSpline, as_temperatures, make_s0_fn
-from .protocol import FreeEnergyResult, as_coefficients, check_convention, make_result
 
 __all__ = ["ReweightingEstimator"]
 

@@ -119,10 +119,11 @@ def register_descriptor_kind(kind: str, factory: Callable[[dict], DescriptorSpec
 def spec_from_metadata(meta: dict) -> DescriptorSpec:
     """The descriptor spec a campaign used, rebuilt from its stored metadata."""
     kind = meta.get("kind")
-    if kind == "toy" and kind not in _SPEC_KINDS:
-        from ...testing import toy  # noqa: F401  (registers the engine-free test descriptor)
     if kind not in _SPEC_KINDS:
-        raise InputError(f"unknown descriptor kind {kind!r} in the campaign file")
+        hint = (
+            " (the engine-free test descriptor: import thermograd.testing.toy first)" if kind == "toy" else ""
+        )
+        raise InputError(f"unknown descriptor kind {kind!r} in the campaign file{hint}")
     return _SPEC_KINDS[kind](meta)
 
 

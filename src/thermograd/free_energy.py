@@ -25,8 +25,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ...errors import InputError
-from ...harmonic import HARMONIC_CONVENTIONS
+from .errors import InputError
+from .harmonic import HARMONIC_CONVENTIONS
 
 __all__ = [
     "CONVENTIONS",
@@ -86,7 +86,7 @@ class Coefficients:
             InputError: unreadable or malformed file, unknown element, or a θ length other than the estimator's
                 descriptor dimension ``n_features`` (an extra or a missing coefficient).
         """
-        from ...io.snap import read_snapcoeff
+        from .io.snap import read_snapcoeff
 
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         thetas, beta0, el = [], [], element
