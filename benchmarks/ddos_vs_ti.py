@@ -27,10 +27,10 @@ def main() -> None:
     from thermograd.config import load_yaml_model
     from thermograd.ddos.estimators.cumulant import CumulantEstimator
     from thermograd.ddos.estimators.model import DDOSModel
-    from thermograd.ddos.estimators.protocol import Coefficients
     from thermograd.ddos.sampling.campaign import load_datasets, run_campaign
     from thermograd.ddos.sampling.campaign_config import CampaignConfig
     from thermograd.engines.potentials import find_potential_file
+    from thermograd.free_energy import Coefficients
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workdir", default="ddos-vs-ti")
