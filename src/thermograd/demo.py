@@ -7,8 +7,9 @@
    (each linear coefficient × (1 + 0.05 ξ), ξ ~ N(0, 1), seed 2026), predicted from the *reference* campaign.
 4. Harmonic → model λ-TI on the same cell for both models as the independent check.
 
-Absolute free energies are per atom, classical, in the exact finite-cell ``cell`` harmonic convention
-((k_B T/N) Σ ln βħω over the 3N − 3 modes of each model's own Hessian, see docs/conventions.md), and
+Absolute free energies are per atom, classical, in one harmonic convention for every column (default the exact
+finite-cell ``cell`` sum (k_B T/N) Σ ln βħω over the 3N − 3 modes; ``ddos``: 3 k_BT⟨ln βħω⟩; see
+docs/conventions.md), and
 include the SNAP constant β_0.
 """
 
@@ -56,13 +57,16 @@ QUICK = DemoSettings(
 
 
 #: The demo's check, per D-DOS route: |F_DDOS − F_TI| ≤ N_SIGMA·√(σ_DDOS² + σ_TI²) + BIAS_ALLOWANCE[route],
-#: with σ_DDOS ≤ MAX_SIGMA and no flagged value. The allowances are the routes' known systematic errors at the
-#: demo's temperatures (eV/atom): the cumulant closure with the exact α integral is within 0.5 meV/atom of λ-TI
-#: up to 0.85 T_m on 128-atom Mo (README, "Validation"); the order-2 score model truncates the shell entropy at its
-#: second cumulant, a bias that reaches ~6 meV/atom at 0.85 T_m and ~1.5 meV/atom at the demo's ≤ 0.7 T_m.
+#: with σ_DDOS ≤ MAX_SIGMA[route] and no flagged value (eV/atom). What each route claims:
+#: * cumulant closure + exact α integral (the accurate route): within 0.5 meV/atom of λ-TI up to 0.85 T_m on
+#:   128-atom Mo (README, "High temperatures"), with σ well below 1 meV/atom on the demo's cells;
+#: * order-2 score model (the microsecond screening route): consistent with λ-TI within its own σ, which carries
+#:   its model-error term (two score orders) and so grows where the second-cumulant truncation fails; its
+#:   deviation reaches 3–4 meV/atom at 0.7 T_m (2000 K here) and 6 meV/atom at 0.85 T_m, so σ may reach 3 meV/atom
+#:   but not more.
 N_SIGMA = 3.0
 BIAS_ALLOWANCE = {"cumulant": 0.5e-3, "score": 1.5e-3}
-MAX_SIGMA = 2.0e-3
+MAX_SIGMA = {"cumulant": 1.0e-3, "score": 3.0e-3}
 
 #: files of the work folder: name -> output kind (see :mod:`thermograd.outputs`)
 WORK_FILES = {
@@ -133,6 +137,7 @@ def run_demo(
     workers: int = 2,
     progress: bool = True,
     log=print,
+    convention: str = "cell",
 ) -> dict:
     """Run the demo; returns a JSON-able dict (see :mod:`thermograd.cli.demo`).
 
@@ -204,12 +209,15 @@ def run_demo(
     }
     T = np.array(s.temperatures, dtype=float)
     coeffs = Coefficients.from_snapcoeff([pot.snap_files[0] for _, pot in models.values()], model.n_features)
-    # Both D-DOS routes in the exact finite-cell ('cell') convention, the one λ-TI reports below.
+    # Both D-DOS routes and λ-TI below in one harmonic convention.
     estimators = {"cumulant": CumulantEstimator(dataset), "score": model.estimator("fast")}
-    preds = {}
+    preds, cells = {}, {}
     for key, est in estimators.items():
         t0 = time.perf_counter()
-        preds[key] = est.predict(coeffs, T, convention="cell")
+        preds[key] = est.predict(coeffs, T, convention=convention)
+        # the check compares the exact finite-cell F ('cell'); in 'ddos' the 3k_BT<ln βħω> term is of the
+        # reference's modes for D-DOS and of each model's own modes for λ-TI, an O(1/N) difference
+        cells[key] = preds[key] if convention == "cell" else est.predict(coeffs, T, convention="cell")
         timings[f"predict_{key}"] = time.perf_counter() - t0
     log(
         f"[3/4] D-DOS model fitted (score order {model.order}); predictions for 2 models × {T.size} "
@@ -230,11 +238,11 @@ def run_demo(
                     n_equil=s.ti_equil,
                     n_prod=s.ti_prod,
                     seed=s.seed + 10 * i + k,
-                    convention="cell",
+                    convention=convention,
                     executor=ex,
                     progress=progress,
                 )
-                # Both sides in the 'cell' convention: F = E_0 + F_h^cell + F_anh. D-DOS predicts from the
+                # Both sides in one convention: F = E_0 + F_h + F_anh. D-DOS predicts from the
                 # reference campaign only, so for the perturbed model the comparison is a genuine prediction;
                 # F_anh of each route is taken relative to the model's own Hessian (TI's F_h^cell) so that
                 # the two columns compare the same quantity.
@@ -243,8 +251,8 @@ def run_demo(
                     "coefficients": coeff_name,
                     "T": float(temp),
                     "E0": float(ti.E0),
-                    "F_h_cell": float(ti.F_h_cell),
-                    "F_ti": float(ti.F_cell),
+                    "F_h": float(ti.F_h),
+                    "F_ti": float(ti.F),
                     "F_ti_error": float(ti.F_error),
                     "F_anh_ti": float(ti.F_anh),
                     "ti_md_steps": int(ti.md_steps),
@@ -254,8 +262,9 @@ def run_demo(
                     F = float(pred.F[i, k])
                     row[f"F_ddos{tag}"] = F
                     row[f"F_ddos{tag}_error"] = float(pred.sigma[i, k])
-                    row[f"F_anh_ddos{tag}"] = F - float(ti.E0) - float(ti.F_h_cell)
-                    row[f"difference{tag}"] = F - float(ti.F_cell)
+                    row[f"F_anh_ddos{tag}"] = F - float(ti.E0) - float(ti.F_h)
+                    row[f"difference{tag}"] = F - float(ti.F)
+                    row[f"difference{tag}_cell"] = float(cells[key].F[i, k]) - float(ti.F_cell)
                     row[f"ddos{tag}_flagged"] = bool(pred.flagged[i, k])
                     row[f"ddos{tag}_route"] = pred.route(i, k)
                 validation.append(row)
@@ -276,11 +285,15 @@ def run_demo(
         },
         "convention": (
             "total Helmholtz free energy per atom (eV), classical, NVT at the 0 K lattice constant, "
-            "centre of mass fixed; harmonic convention 'cell' ((k_B T/N) sum of ln(beta hbar omega) over the "
-            "3N-3 modes) for every column; includes the SNAP constant beta_0. F_ddos: cumulant-3 closure with "
-            "the exact alpha integral; F_ddos_score: the order-2 score model; F_anh_*: F - E_0 - F_h_cell with "
-            "E_0 and F_h_cell of each model's own Hessian (as lambda-TI)"
+            f"centre of mass fixed; harmonic convention {convention!r} for every column ("
+            + ("(k_B T/N) sum" if convention == "cell" else "3 k_B T <")
+            + " of ln(beta hbar omega) over the 3N-3 modes"
+            + ("" if convention == "cell" else ">")
+            + "); includes the SNAP constant beta_0. F_ddos: cumulant-3 closure with the exact alpha integral; "
+            "F_ddos_score: the order-2 score model; F_anh_*: F - E_0 - F_h with E_0 and F_h of each model's own "
+            "Hessian (as lambda-TI)"
         ),
+        "harmonic_convention": convention,
         "campaign": {
             "path": str(summary.path),
             "n_samples": summary.n_samples,
@@ -302,13 +315,13 @@ def check_rows(rows: list[dict]) -> dict:
     failures = []
     for r in rows:
         for route, tag in (("cumulant", ""), ("score", "_score")):
-            diff, sig = r[f"difference{tag}"], r[f"F_ddos{tag}_error"]
+            diff, sig = r[f"difference{tag}_cell"], r[f"F_ddos{tag}_error"]
             tol = N_SIGMA * float(np.hypot(sig, r["F_ti_error"])) + BIAS_ALLOWANCE[route]
             where = f"{route} D-DOS, {r['model']} at {r['T']:g} K"
             if r[f"ddos{tag}_flagged"]:
                 failures.append(f"{where}: flagged")
-            elif not sig <= MAX_SIGMA:
-                failures.append(f"{where}: σ = {1e3 * sig:.2f} > {1e3 * MAX_SIGMA:g} meV/atom")
+            elif not sig <= MAX_SIGMA[route]:
+                failures.append(f"{where}: σ = {1e3 * sig:.2f} > {1e3 * MAX_SIGMA[route]:g} meV/atom")
             elif not abs(diff) <= tol:
                 failures.append(
                     f"{where}: |F_DDOS - F_TI| = {1e3 * abs(diff):.2f} > {1e3 * tol:.2f} meV/atom"
@@ -316,9 +329,11 @@ def check_rows(rows: list[dict]) -> dict:
     return {
         "passed": not failures,
         "criterion": (
-            f"|F_DDOS - F_TI| <= {N_SIGMA:g} combined sigma + allowance "
+            f"|F_DDOS - F_TI| ('cell' convention) <= {N_SIGMA:g} combined sigma + allowance "
             + ", ".join(f"{k} {1e3 * v:g}" for k, v in BIAS_ALLOWANCE.items())
-            + f" meV/atom; sigma_DDOS <= {1e3 * MAX_SIGMA:g} meV/atom; not flagged"
+            + " meV/atom; sigma_DDOS <= "
+            + ", ".join(f"{k} {1e3 * v:g}" for k, v in MAX_SIGMA.items())
+            + " meV/atom; not flagged"
         ),
         "failures": failures,
     }

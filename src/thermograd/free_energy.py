@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 CONVENTIONS = HARMONIC_CONVENTIONS
+#: why a non-finite value is flagged (any route)
+NON_FINITE = "the route's estimate diverges here (non-finite): use another route or tilted shells"
 
 
 def check_convention(convention: str) -> str:
@@ -258,6 +260,11 @@ def make_result(
 ) -> FreeEnergyResult:
     """Assemble a :class:`FreeEnergyResult` from a route's parts (F_h of shape (n_T,) in ``convention``)."""
     shape = F_anh.shape
+    code = np.zeros(shape, np.uint8) if flag_code is None else flag_code.astype(np.uint8)
+    bad = ~np.isfinite(F_anh)
+    if bad.any():  # a diverging estimate is never an unflagged number
+        flag_reasons = (*flag_reasons, NON_FINITE)
+        code = np.where(bad, len(flag_reasons) - 1, code).astype(np.uint8)
     E0 = np.asarray(E0_theta, dtype=np.float64) + coefficients.beta0
     Fh = np.broadcast_to(np.asarray(F_h, dtype=np.float64), shape)
     F_rel = Fh + F_anh
@@ -272,7 +279,7 @@ def make_result(
         sigma_model=sigma_model,
         alpha_star=alpha_star,
         T_star=T_star,
-        flag_code=np.zeros(shape, np.uint8) if flag_code is None else flag_code.astype(np.uint8),
+        flag_code=code,
         flag_reasons=flag_reasons,
         route_code=np.zeros(shape, np.uint8) if route_code is None else route_code.astype(np.uint8),
         routes=routes,

@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from ._common import add_quiet
+from ._common import add_convention, add_quiet
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,6 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", default="thermograd-demo", help="folder for the campaign and model files")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--quick", action="store_true", help="a smaller run (16 atoms, one temperature)")
+    add_convention(p)
     add_quiet(p)
 
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet and not args.json,
         log=log,
+        convention=args.convention,
     )
     check = result["check"]
     if args.json:

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     coeffs = Coefficients.from_snapcoeff(args.theta, est.n_features, args.element)
     res = est.predict(coeffs, T, convention=args.convention, with_grad=False)
     for key in ("F", "sigma"):
-        bad = ~np.isfinite(getattr(res, key))
+        bad = ~np.isfinite(getattr(res, key)) & ~res.flagged  # a flagged divergence is reported as flagged
         if bad.any():
             i, k = np.argwhere(bad)[0]
             raise StoreError(

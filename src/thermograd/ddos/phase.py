@@ -111,7 +111,8 @@ class Phase:
 
     # ------------------------------------------------------------ estimation
     def estimator(self, route: str = "auto", method: str | None = None):
-        """The :class:`~thermograd.free_energy.FreeEnergyEstimator` of ``route`` (cached)."""
+        """The :class:`~thermograd.free_energy.FreeEnergyEstimator` of ``route`` (cached); ``method``: the shell
+        term of the accurate route ("gamma" or "reweight"), or the score model's ("fast", "table", "exact")."""
         if route not in ROUTES:
             raise InputError(f"unknown route {route!r}; use one of {', '.join(ROUTES)}")
         if route == "auto":
@@ -131,26 +132,30 @@ class Phase:
             self._estimators[key] = est
         return self._estimators[key]
 
-    def free_energy(self, coefficients, T, *, convention: str = "ddos", route: str = "auto", with_grad=False):
-        """F(θ, T) ± σ of every model at every temperature (a FreeEnergyResult)."""
-        return self.estimator(route).predict(coefficients, T, convention=convention, with_grad=with_grad)
+    def free_energy(
+        self, coefficients, T, *, convention: str = "ddos", route: str = "auto", method=None, with_grad=False
+    ):
+        """F(θ, T) ± σ of every model at every temperature (a FreeEnergyResult); ``route`` and ``method`` as in
+        :meth:`estimator`."""
+        est = self.estimator(route, method)
+        return est.predict(coefficients, T, convention=convention, with_grad=with_grad)
 
-    def transition(self, other: Phase, coefficients, T, *, convention: str = "ddos", route: str = "auto"):
+    def transition(
+        self, other: Phase, coefficients, T, *, convention: str = "ddos", route: str = "auto", method=None
+    ):
         """Crossing temperature of this phase (A) and ``other`` (B) for one model (a TransitionResult)."""
         from ..thermo.transition import transition_temperature
 
-        return transition_temperature(
-            self.estimator(route), other.estimator(route), coefficients, T, convention=convention
-        )
+        a, b = self.estimator(route, method), other.estimator(route, method)
+        return transition_temperature(a, b, coefficients, T, convention=convention)
 
-    def tune(self, other: Phase, coefficients, target_Tc: float, *, route: str = "auto", **options):
+    def tune(self, other: Phase, coefficients, target_Tc: float, *, route="auto", method=None, **options):
         """Move the A→B crossing to ``target_Tc`` by Gauss–Newton steps on θ (a TuneResult); ``options`` go to
         :func:`~thermograd.thermo.tune.tune_transition` (keep, ridge, max_steps, T_grid, convention)."""
         from ..thermo.tune import tune_transition
 
-        return tune_transition(
-            self.estimator(route), other.estimator(route), coefficients, target_Tc, **options
-        )
+        a, b = self.estimator(route, method), other.estimator(route, method)
+        return tune_transition(a, b, coefficients, target_Tc, **options)
 
     def __repr__(self) -> str:
         parts = [f"campaign data set (strain {self.dataset.strain:g})" if self.dataset is not None else ""]
