@@ -286,9 +286,11 @@ def run_demo(
         "convention": (
             "total Helmholtz free energy per atom (eV), classical, NVT at the 0 K lattice constant, "
             f"centre of mass fixed; harmonic convention {convention!r} for every column ("
-            + ("(k_B T/N) sum" if convention == "cell" else "3 k_B T <")
-            + " of ln(beta hbar omega) over the 3N-3 modes"
-            + ("" if convention == "cell" else ">")
+            + (
+                "(k_B T/N) sum of ln(beta hbar omega) over the 3N-3 modes"
+                if convention == "cell"
+                else "3 k_B T <ln(beta hbar omega)>, the mean over the 3N-3 modes"
+            )
             + "); includes the SNAP constant beta_0. F_ddos: cumulant-3 closure with the exact alpha integral; "
             "F_ddos_score: the order-2 score model; F_anh_*: F - E_0 - F_h with E_0 and F_h of each model's own "
             "Hessian (as lambda-TI)"

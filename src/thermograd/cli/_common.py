@@ -35,13 +35,14 @@ def add_extrapolation(p: argparse.ArgumentParser, what: str, legacy_strict: bool
         p.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
 
 
-def add_convention(p: argparse.ArgumentParser) -> None:
+def add_convention(p: argparse.ArgumentParser, default: str = "ddos") -> None:
     """``--convention ddos|cell``: the harmonic convention of every printed free energy (→ ``args.convention``)."""
     p.add_argument(
         "--convention",
         choices=("ddos", "cell"),
-        default="ddos",
-        help="harmonic convention of F: ddos (3 k_BT<ln βħω>, default) or cell (the finite-cell sum, as λ-TI)",
+        default=default,
+        help=f"harmonic convention of F: ddos (3 k_BT<ln βħω>) or cell (the finite-cell sum, as λ-TI); "
+        f"default {default}",
     )
 
 

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", default="thermograd-demo", help="folder for the campaign and model files")
     p.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--quick", action="store_true", help="a smaller run (16 atoms, one temperature)")
-    add_convention(p)
+    add_convention(p, default="cell")
     add_quiet(p)
 
 
