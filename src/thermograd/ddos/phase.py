@@ -54,7 +54,10 @@ class Phase:
 
             if tilted:
                 raise InputError(f"{path} is a model file; tilt files serve the campaign route")
-            return cls(model=load_model(path))
+            model = load_model(path)
+            if phase is not None and phase != model.name:
+                raise InputError(f"{path} is a model of phase {model.name!r}, not {phase!r}")
+            return cls(model=model)
         from .sampling.campaign import load_datasets
         from .sampling.tilt_campaign import load_tilted
 
