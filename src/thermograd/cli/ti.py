@@ -41,6 +41,11 @@ def _summary(report) -> str:
             f"F_h {r.F_h_cell:.6f}, F_anh {r.F_anh:.6f} ± {r.F_anh_error:.6f}; "
             f"'{r.convention}' total {r.F:.6f})"
         )
+        quad = "n/a" if r.F_quadrature_error != r.F_quadrature_error else f"{r.F_quadrature_error:.6f}"
+        lines.append(
+            f"  {'':9s}              quadrature error {quad} with {r.n_points} λ points"
+            + ("" if r.quadrature_flag is None else f"  FLAGGED: {r.quadrature_flag}")
+        )
     for T, r in report.frenkel_ladd.items():
         lines.append(
             f"  {T:7.1f} K  Frenkel-Ladd  F = {r.F:.6f} ± {r.F_error:.6f}   (k = {r.spring:.4f} eV/Å², "

@@ -13,9 +13,11 @@ from ..parallel import SerialExecutor
 from .system import NPTSystem, TISystem
 
 
-def task_seeds(seed: int, n: int) -> list[int]:
-    """n independent seeds in [1, 9e8) derived from one master seed (SeedSequence spawning)."""
-    children = np.random.SeedSequence(int(seed)).spawn(n)
+def task_seeds(seed: int, n: int, stream: int | None = None) -> list[int]:
+    """n independent seeds in [1, 9e8) derived from one master seed (SeedSequence spawning); the first k
+    of them do not depend on n. ``stream`` (≥ 0) names another independent family from the same seed."""
+    entropy = int(seed) if stream is None else [int(seed), int(stream)]
+    children = np.random.SeedSequence(entropy).spawn(n)
     # LAMMPS (Marsaglia) seeds must lie in [1, 900000000); keep room for seed + 7
     return [1 + int(c.generate_state(1)[0]) % 899_999_000 for c in children]
 

@@ -22,10 +22,24 @@ class MDConfig(StrictModel):
 
 
 class LambdaConfig(StrictModel):
+    """λ-TI settings; ``adaptive`` grows the Gauss–Legendre rule (n → n + 2, up to ``max_points``) until
+    its quadrature-error estimate is at most the statistical error (see :mod:`thermograd.ti.lambda_ti`)."""
+
     n_points: int = Field(default=5, ge=1)
     n_equil: int = Field(default=1000, ge=0)
     n_prod: int = Field(default=5000, ge=16)
     convention: Literal["ddos", "cell"] = "ddos"
+    adaptive: bool = False
+    max_points: int = Field(default=11, ge=3)
+
+    @model_validator(mode="after")
+    def _adaptive_range(self) -> LambdaConfig:
+        if self.adaptive and not 3 <= self.n_points <= self.max_points:
+            raise ValueError(
+                f"adaptive λ quadrature needs 3 <= n_points <= max_points, got n_points = {self.n_points}, "
+                f"max_points = {self.max_points}"
+            )
+        return self
 
 
 class FrenkelLaddConfig(StrictModel):

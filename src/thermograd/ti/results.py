@@ -113,6 +113,15 @@ class LambdaTIResult(_Serialisable):
         units: ``"eV/atom"``.
         reference: description of the reference system.
         settings: the run settings (seeds, steps, time step...).
+        F_quadrature_error: estimated |error| of the Gauss–Legendre integral of F_anh (and so of F), eV/atom,
+            from the points themselves (:func:`~thermograd.ti.quadrature.gauss_legendre_error`); separate
+            from the statistical ``F_error``. NaN (JSON null) with fewer than 3 points.
+        n_points: λ points of the rule that gave F (with ``adaptive``, the last rule).
+        quadrature_converged: ``F_quadrature_error`` ≤ ``F_error`` (None: no estimate).
+        quadrature_flag: why the quadrature is not known to be converged (None when it is).
+        quadrature_history: one entry per rule tried (``n_points``, ``F_anh``, ``F_anh_error``,
+            ``F_quadrature_error``, ``points_run``: λ points run for it, ``points_reused``: nodes it shared
+            with an earlier rule and took from it).
     """
 
     T: float
@@ -133,6 +142,11 @@ class LambdaTIResult(_Serialisable):
     units: str = "eV/atom"
     reference: str = "harmonic crystal from the model's Hessian (3N-3 modes), centre of mass fixed"
     settings: dict = field(default_factory=dict)
+    F_quadrature_error: float = float("nan")
+    n_points: int = 0
+    quadrature_converged: bool | None = None
+    quadrature_flag: str | None = None
+    quadrature_history: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

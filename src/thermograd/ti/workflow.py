@@ -245,6 +245,8 @@ def _run_methods(
                     progress=progress,
                     hessian=hessian,
                     journal=journal,
+                    adaptive=lt.adaptive,
+                    max_points=lt.max_points,
                 ),
                 report.lambda_ti,
             )
