@@ -36,7 +36,7 @@ from scipy.stats import chi2 as _chi2
 from ..errors import InputError
 from ..free_energy import FreeEnergyResult, as_coefficients
 from ..units import EV_PER_A3_TO_GPA
-from .transition import TransitionResult
+from .transition import TransitionResult, find_crossings
 
 __all__ = ["GibbsResult", "PressureTransition", "gibbs_free_energy", "transition_at_pressure"]
 
@@ -352,19 +352,7 @@ def transition_at_pressure(
 
     ra, rb, dG = both(T)
     tag = lambda r, k: f"{r.phase}: {r.reason(0, k)}" if r.flagged[0, k] else ""  # noqa: E731
-    crossings = []
-    for k in np.where(np.sign(dG[:-1]) * np.sign(dG[1:]) <= 0)[0]:
-        if dG[k] == 0 and k > 0 and dG[k - 1] == 0:
-            continue
-        lo, hi, flo, fhi = T[k], T[k + 1], dG[k], dG[k + 1]
-        tc = lo if fhi == flo else lo - flo * (hi - lo) / (fhi - flo)
-        for _ in range(40 if refine and flo != fhi else 0):
-            f = both([tc])[2][0]
-            if not np.isfinite(f) or abs(f) < 1e-12 or hi - lo < 1e-6:
-                break
-            lo, flo, hi, fhi = (tc, f, hi, fhi) if np.sign(f) == np.sign(flo) else (lo, flo, tc, f)
-            tc = lo - flo * (hi - lo) / (fhi - flo)
-        crossings.append(float(tc))
+    crossings = find_crossings(T, dG, lambda t: both([t])[2][0], refine)
     common = dict(phases=(ra.phase, rb.phase), convention=convention, P=float(P), fit=fit)
     common["routes"] = tuple([r.route(0, k) for k in range(T.size)] for r in (ra, rb))
     common["reasons"] = ["; ".join(filter(None, (tag(ra, k), tag(rb, k)))) for k in range(T.size)]

@@ -105,6 +105,26 @@ def _reasons(ra, rb) -> list[str]:
     return out
 
 
+def find_crossings(T: np.ndarray, values: np.ndarray, value_at, refine: bool = True) -> list[float]:
+    """Temperatures where ``values`` (on the grid ``T``) change sign, each bracketed root refined by regula
+    falsi on ``value_at(T) -> float`` (40 steps at most, to 1e-6 K or |value| < 1e-12; a non-finite value stops
+    the refinement) or, with ``refine=False``, linearly interpolated."""
+    crossings = []
+    for k in np.where(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)[0]:
+        if values[k] == 0 and k > 0 and values[k - 1] == 0:
+            continue
+        lo, hi, flo, fhi = T[k], T[k + 1], values[k], values[k + 1]
+        tc = lo if fhi == flo else lo - flo * (hi - lo) / (fhi - flo)
+        for _ in range(40 if refine and flo != fhi else 0):
+            f = value_at(tc)
+            if not np.isfinite(f) or abs(f) < 1e-12 or hi - lo < 1e-6:
+                break
+            lo, flo, hi, fhi = (tc, f, hi, fhi) if np.sign(f) == np.sign(flo) else (lo, flo, tc, f)
+            tc = lo - flo * (hi - lo) / (fhi - flo)
+        crossings.append(float(tc))
+    return crossings
+
+
 def transition_temperature(
     est_a, est_b, coefficients, T, refine: bool = True, convention: str = "ddos"
 ) -> TransitionResult:
@@ -131,23 +151,9 @@ def transition_temperature(
     phases = (est_a.name, est_b.name)
     routes = ([ra.route(0, k) for k in range(T.size)], [rb.route(0, k) for k in range(T.size)])
     common = dict(phases=phases, routes=routes, reasons=_reasons(ra, rb), convention=convention)
-    idx = np.where(np.sign(dF[:-1]) * np.sign(dF[1:]) <= 0)[0]
-    idx = [k for k in idx if not (dF[k] == 0 and k > 0 and dF[k - 1] == 0)]
-    crossings = []
-    for k in idx:
-        lo, hi, flo, fhi = T[k], T[k + 1], dF[k], dF[k + 1]
-        tc = lo if fhi == flo else lo - flo * (hi - lo) / (fhi - flo)
-        if refine and flo != fhi:
-            for _ in range(40):  # Illinois-style regula falsi on the estimators
-                f = _delta(est_a, est_b, coeffs, [tc], convention, with_sigma=False)[0][0]
-                if abs(f) < 1e-12 or hi - lo < 1e-6:
-                    break
-                if np.sign(f) == np.sign(flo):
-                    lo, flo = tc, f
-                else:
-                    hi, fhi = tc, f
-                tc = lo - flo * (hi - lo) / (fhi - flo)
-        crossings.append(float(tc))
+    crossings = find_crossings(
+        T, dF, lambda t: _delta(est_a, est_b, coeffs, [t], convention, with_sigma=False)[0][0], refine
+    )
     warnings: list[str] = []
     if not crossings:
         warnings.append(

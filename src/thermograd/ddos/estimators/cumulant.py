@@ -118,6 +118,7 @@ class CumulantEstimator:
         self.model_error = model_error
         self.name = dataset.name
         self.D_0 = np.asarray(dataset.D_0, dtype=float)
+        self.volume_per_atom = float(dataset.volume_per_atom)  # Å³/atom of the sampled cell
         self.shell_range = (float(min(dataset.T_shells)), float(max(dataset.T_shells)))
         self.N = int(dataset.n_atoms)
         self.M = int(dataset.n_modes)

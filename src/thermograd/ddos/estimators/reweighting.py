@@ -42,6 +42,7 @@ class ReweightingEstimator:
         self.name = dataset.name
         self.n_features = int(dataset.n_features)
         self.D_0 = np.asarray(dataset.D_0, dtype=float)
+        self.volume_per_atom = float(dataset.volume_per_atom)  # Å³/atom of the sampled cell
         self.shell_range = (float(min(dataset.T_shells)), float(max(dataset.T_shells)))
         self.ess_min = float(ess_min)
         self.n_boot = int(n_boot)
