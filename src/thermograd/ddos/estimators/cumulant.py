@@ -93,6 +93,11 @@ class CumulantEstimator:
             estimate over all rungs, whatever ``method`` says; ``method`` then applies to the other shells only.
         method: default shell term of :meth:`predict`: "gamma" (the closure) or "reweight".
         model_error: default of :meth:`predict`'s ``model_error``.
+        ess_min: flag a value whose shell (the one nearest the mean α of the integrand) is not tilted and whose
+            uniform samples keep an effective sample size below this fraction of their number under the
+            model's Boltzmann weight (default 0.02: the shell term then rests on a handful of samples; on 128-atom
+            Mo at 2500 K it is 0.3–0.8 %, while the closure stays within 1.2 meV/atom of λ-TI at 4 % on the
+            demo's 54-atom cell at 2000 K).
     """
 
     def __init__(
@@ -103,6 +108,7 @@ class CumulantEstimator:
         tilted: dict | None = None,
         method: str = "gamma",
         model_error: bool = True,
+        ess_min: float = 0.02,
     ):
         if not dataset.has_raw:
             raise InputError(
@@ -116,6 +122,7 @@ class CumulantEstimator:
             )
         self.method = method
         self.model_error = model_error
+        self.ess_min = float(ess_min)
         self.name = dataset.name
         self.D_0 = np.asarray(dataset.D_0, dtype=float)
         self.volume_per_atom = float(dataset.volume_per_atom)  # Å³/atom of the sampled cell
@@ -241,7 +248,8 @@ class CumulantEstimator:
             :class:`~thermograd.free_energy.FreeEnergyResult`; ``alpha_star`` is the mean α of the integrand,
             the route of a value is the tilted MBAR where the shell nearest that mean is tilted, and a value is
             flagged where the integrand's mass beyond the sampled shells would change F by more than
-            ``edge_tol`` (``extra["tail"]``: that change, eV/atom).
+            ``edge_tol`` (``extra["tail"]``: that change, eV/atom), or where the uniform effective sample size of
+            the shell carrying F collapsed and no tilted shell covers it (``ess_min``).
         """
         method = self.method if method is None else method
         model_error = self.model_error if model_error is None else model_error
@@ -283,6 +291,7 @@ class CumulantEstimator:
         nearest = np.abs(a_mean[..., None] - self.alphas).argmin(-1)
         on_tilt = np.isin(nearest, list(self.tilted)) if self.tilted else np.zeros(a_mean.shape, bool)
         tail = edge.numpy()
+        collapsed = self._ess_collapsed(th, Ts, nearest) & ~on_tilt
         return make_result(
             coefficients=coeffs,
             T=Ts.numpy(),
@@ -300,8 +309,10 @@ class CumulantEstimator:
                 "",
                 f"α-integrand mass beyond the sampled shells would change F by > {1e3 * self.edge_tol:g} "
                 "meV/atom (extrapolated)",
+                f"uniform effective sample size collapsed (< {self.ess_min:.0%} of the samples of the shell "
+                "carrying F) and no tilted shell covers it: run 'thermograd tilt' for this model and T",
             ),
-            flag_code=tail > self.edge_tol,
+            flag_code=np.where(tail > self.edge_tol, 1, np.where(collapsed, 2, 0)),
             dF_dtheta=grad,
             phase=self.name,
             reference=(
@@ -313,6 +324,19 @@ class CumulantEstimator:
             ),
             extra={"tail": tail},
         )
+
+    def _ess_collapsed(self, theta: torch.Tensor, T: torch.Tensor, nearest: np.ndarray) -> np.ndarray:
+        """Per (model, T): the uniform samples of the shell nearest the mean α have an effective sample size
+        (Σw)²/Σw², w = exp(−βN θ·(D − D_0)), below ``ess_min`` of their number."""
+        out = np.zeros(nearest.shape, dtype=bool)
+        t = self.N / (KB * T)
+        with torch.no_grad():
+            for i in np.unique(nearest):
+                x = -t[None, None, :] * (self.raw[i] @ theta.T)[:, :, None]  # (n, n_m, n_T)
+                ess = torch.exp(2.0 * torch.logsumexp(x, 0) - torch.logsumexp(2.0 * x, 0)).numpy()
+                here = nearest == i
+                out[here] = (ess < self.ess_min * self.raw[i].shape[0])[here]
+        return out
 
     def _bootstrap(self, theta: torch.Tensor, T: torch.Tensor, method: str, n_boot: int, seed: int):
         """Bootstrap standard error of F_anh (n_m, n_T) (robust percentile spread; diverging replicas dropped)."""
