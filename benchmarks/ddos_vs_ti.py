@@ -6,7 +6,8 @@ F − E_0 − F_h (meV/atom, F_h of each model's own Hessian) from three estimat
 tests/references/mo_bcc_ti.json:
   gamma     third-cumulant (Gamma) closure along θ + exact α integral (thermograd's default high-T route)
   reweight  exact reweighting of the raw shell samples + exact α integral
-  score     order-2 score model with the Laplace minimum over α ('ddos' convention; reference-like)
+  score     order-2 score model with the Laplace minimum over α (reference-like), in the 'cell' convention
+            like every column
   tilted    (with --tilt) shells whose uniform ESS < 50 sampled again under a tilt ladder toward each model at
             2500 K (thermograd tilt, default plan), MBAR on those shells + gamma elsewhere, exact α integral;
             ~10 min per model on 2 cores, resumed from --workdir
