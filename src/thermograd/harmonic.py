@@ -234,3 +234,33 @@ def einstein_free_energy(spring: np.ndarray | float, mass: np.ndarray | float, T
         raise InputError("spring constants and masses must be positive")
     hbar_omega = np.sqrt(HBAR2_PER_AMU * k / m)
     return float(3.0 * KB * T * np.mean(np.log(hbar_omega / (KB * T))))
+
+
+def einstein_cell_free_energy(spring: np.ndarray | float, mass: np.ndarray | float, T: float) -> float:
+    """Classical free energy per atom of an Einstein crystal whose centre of mass is held (the ``"cell"``
+    convention of :mod:`thermograd.ti.results`: only the 3N − 3 internal degrees of freedom), eV.
+
+    For springs k_i and masses m_i (any mix), holding the mass-weighted centre R = Σm_i x_i/M and the total
+    momentum removes two Gaussian variables from the free crystal's partition function:
+
+        N f_cell = Σ_i 3k_BT ln(βħω_i) + (3/2) k_BT ln(s² M k_BT / ħ²),   s² = Σ_i (m_i/M)² k_BT/k_i,
+
+    s² being the variance of each component of R in the free Einstein crystal. For equal k and m this is
+    f_E(1 − 1/N), the form :func:`thermograd.ti.frenkel_ladd.run_frenkel_ladd` uses.
+
+    Args:
+        spring: spring constants k_i, shape (N,), eV/Å² (all > 0).
+        mass: masses m_i, shape (N,) (or a scalar for all), amu.
+        T: temperature, K.
+    """
+    if np.ndim(spring) != 1 or np.size(spring) < 2:
+        raise InputError("the held-centre Einstein free energy needs one spring constant per atom (N >= 2)")
+    k, m = np.broadcast_arrays(
+        np.atleast_1d(np.asarray(spring, dtype=float)), np.atleast_1d(np.asarray(mass, dtype=float))
+    )
+    n = k.size
+    f_free = einstein_free_energy(k, m, T) * n
+    kt = KB * T
+    total = float(m.sum())
+    s2 = float(np.sum((m / total) ** 2 * kt / k))
+    return (f_free + 1.5 * kt * math.log(s2 * total * kt / HBAR2_PER_AMU)) / n

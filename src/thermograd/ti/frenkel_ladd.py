@@ -20,7 +20,7 @@ from ..harmonic import einstein_free_energy
 from ..units import KB
 from ._tasks import fl_task, msd_task, npt_volume_task, run_tasks, task_seeds
 from .results import FrenkelLaddResult
-from .switching import combine_switches, switching_work
+from ..md.switching import combine_switches, switching_work
 from .system import NPTSystem, TISystem
 
 

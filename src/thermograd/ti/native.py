@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError, UnstableStructureError
 from ..units import EV_PER_A2_AMU_TO_PS2, KB
-from .switching import freitas_lambda
+from ..md.switching import freitas_lambda
 from .system import SwitchLegs, Trace
 
 EnergyForces = Callable[[np.ndarray], tuple[float, np.ndarray]]

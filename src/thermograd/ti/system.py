@@ -125,7 +125,7 @@ class TISystem(Protocol):
         (eV/Å²) tethered at the reference sites.
 
         ``n_equil`` steps at λ = 0, a forward leg λ: 0 → 1 along the Freitas switching function
-        (:func:`~thermograd.ti.switching.freitas_lambda`) in ``n_switch`` steps, ``n_equil`` steps at λ = 1,
+        (:func:`~thermograd.md.switching.freitas_lambda`) in ``n_switch`` steps, ``n_equil`` steps at λ = 1,
         the backward leg 1 → 0. Each leg's trace records λ and ∂U/∂λ = U_E − U (eV, whole cell) at every
         step of the leg (its ends included where the engine can).
         """

@@ -1,0 +1,133 @@
+"""MLIPs on the batched torch engine: plain models and alchemical paths H(λ) with λ-dependent masses.
+
+* :class:`MLIPPotential`: any alchemical backend (SevenNet-0, MACE, the pair backends of
+  :mod:`thermograd.alchemy.pair`) on a plain structure, as a :class:`thermograd.md.hamiltonians.Potential`.
+* :class:`AlchemicalPath`: the group weights follow one switching variable, λ_g(s) = λ_g⁰ + s(λ_g¹ − λ_g⁰);
+  U_s = E_alch(x; λ(s)) and ∂U/∂s = Σ_g ∂E/∂λ_g (λ_g¹ − λ_g⁰) from the same autograd pass as the forces.
+  Masses follow the weights (:meth:`thermograd.alchemy.system.AlchemicalSystem.masses`; a vacancy ghost keeps
+  its own mass) unless ``interpolate_masses=False``.
+
+The graph is rebuilt for every replica at every evaluation (the neighbour list depends on the geometry; a
+stale list misses neighbours, science-alchemical.md §6), and the replicas are evaluated as one batched graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from ..errors import InputError
+from ..md.hamiltonians import DTYPE, Evaluation
+from .calculator import check_backend_species
+from .derivatives import evaluate
+from .graph import DEFAULT_POLICY, batch_graphs, build_graph
+from .system import AlchemicalSystem, check_lam
+
+
+def _graphs(atoms: Atoms, groups, positions: torch.Tensor, cells: torch.Tensor, cutoff: float, policy: str):
+    graphs = []
+    a = atoms.copy()
+    for x, h in zip(positions.detach().numpy(), cells.detach().numpy()):
+        a.set_cell(h, scale_atoms=False)
+        a.positions = x
+        graphs.append(build_graph(a, cutoff, policy, groups=groups))
+    return graphs[0] if len(graphs) == 1 else batch_graphs(graphs)
+
+
+def _evaluate(backend, graph, positions, cells, lam, stress: bool, alchemical: bool):
+    r = positions.shape[0]
+    pos = positions.reshape(-1, 3).to(backend.dtype)
+    cell = cells[0] if r == 1 else cells
+    res = evaluate(
+        backend, graph, pos, cell.to(backend.dtype), lam, forces=True, stress=stress, alchemical=alchemical
+    )
+    e = res.energy.reshape(r).to(DTYPE)
+    f = res.forces.reshape(positions.shape).to(DTYPE)
+    s = None if res.stress is None else res.stress.reshape(r, 3, 3).to(DTYPE)
+    dl = None if res.dE_dlam is None else res.dE_dlam.reshape(r, -1).to(DTYPE)
+    return e, f, s, dl
+
+
+class MLIPPotential:
+    """A backend's model on the structure ``atoms`` (species, order, pbc); positions and cells come from the
+    engine, so the same object serves NVT and NPT.
+
+    Args:
+        backend: an alchemical backend (``energy``/``node_energies``, ``cutoff``, ``dtype``).
+        atoms: the structure.
+
+    Raises:
+        InputError: a species of ``atoms`` unknown to the model.
+    """
+
+    def __init__(self, backend, atoms: Atoms):
+        self.backend = backend
+        self.atoms = atoms.copy()
+        self.n_atoms = len(atoms)
+        check = getattr(backend, "check_species", None)
+        if check is not None:
+            check(atoms.numbers)
+        self._empty = torch.zeros(0, dtype=backend.dtype)
+
+    def evaluate(self, positions, cells, stress: bool = False):
+        g = _graphs(self.atoms, [], positions, cells, self.backend.cutoff, DEFAULT_POLICY)
+        e, f, s, _ = _evaluate(self.backend, g, positions, cells, self._empty, stress, alchemical=False)
+        return e, f, s
+
+
+class AlchemicalPath:
+    """H(s) = E_alch(x; λ(s)), λ(s) = λ⁰ + s(λ¹ − λ⁰), s ∈ [0, 1] (module docstring).
+
+    Args:
+        backend: an alchemical backend.
+        system: the structure with its alchemical groups.
+        lam_start, lam_end: group weights at s = 0 and s = 1 (each checked against the system's simplices).
+        interpolate_masses: masses follow λ(s) (the kinetic free energy is then added analytically by the
+            caller, :func:`thermograd.alchemy.free_energy.mass_term`); False keeps the masses of s = 0.
+        policy: the graph's edge policy.
+    """
+
+    def __init__(
+        self,
+        backend,
+        system: AlchemicalSystem,
+        lam_start,
+        lam_end,
+        *,
+        interpolate_masses: bool = True,
+        policy: str = DEFAULT_POLICY,
+    ):
+        check_backend_species(backend, system)
+        self.backend = backend
+        self.system = system
+        self.lam0 = check_lam(lam_start, system.constraints, system.n_groups)
+        self.lam1 = check_lam(lam_end, system.constraints, system.n_groups)
+        self.interpolate_masses = bool(interpolate_masses)
+        self.policy = policy
+        self.n_atoms = len(system.atoms)
+        self._dlam = torch.as_tensor(self.lam1 - self.lam0, dtype=DTYPE)
+
+    def group_weights(self, s: torch.Tensor) -> np.ndarray:
+        """λ(s) per replica, shape (R, G)."""
+        s = np.asarray(s, dtype=float).reshape(-1, 1)
+        return self.lam0[None, :] + s * (self.lam1 - self.lam0)[None, :]
+
+    def evaluate(self, positions, cells, lam, stress: bool = False) -> Evaluation:
+        weights = self.group_weights(lam.detach().numpy())
+        if np.any(weights < -1e-12) or np.any(weights > 1 + 1e-12):
+            raise InputError(f"switching variable outside [0, 1]: {lam.tolist()}")
+        g = _graphs(self.system.atoms, self.system.groups, positions, cells, self.backend.cutoff, self.policy)
+        lam_flat = torch.as_tensor(weights.reshape(-1), dtype=self.backend.dtype)
+        e, f, s, dl = _evaluate(self.backend, g, positions, cells, lam_flat, stress, alchemical=True)
+        return Evaluation(e, f, dl @ self._dlam, s)
+
+    def masses(self, lam: torch.Tensor) -> torch.Tensor | None:
+        if not self.interpolate_masses:
+            return None
+        weights = self.group_weights(lam.detach().numpy())
+        return torch.as_tensor(np.stack([self.system.masses(w) for w in weights]), dtype=DTYPE)
+
+    def start_masses(self) -> np.ndarray:
+        """Masses at s = 0, amu."""
+        return self.system.masses(self.lam0)
