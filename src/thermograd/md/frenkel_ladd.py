@@ -17,6 +17,7 @@ Protocol (Freitas, Asta, de Koning, Comput. Mater. Sci. 112, 333 (2016); Nam et 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -129,7 +130,9 @@ def equivalent_site_groups(atoms) -> np.ndarray:
         import spglib
 
         cell = (np.asarray(atoms.cell[:]), atoms.get_scaled_positions(), atoms.numbers)
-        ds = spglib.get_symmetry_dataset(cell, symprec=1e-3)
+        with warnings.catch_warnings():  # spglib 2.5+ announces an error-handling change on every call
+            warnings.simplefilter("ignore")
+            ds = spglib.get_symmetry_dataset(cell, symprec=1e-3)
         if ds is not None:
             return np.asarray(
                 ds.equivalent_atoms if hasattr(ds, "equivalent_atoms") else ds["equivalent_atoms"]
