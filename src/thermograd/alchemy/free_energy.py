@@ -46,7 +46,7 @@ from ..md.frenkel_ladd import FrenkelLaddRun, MDSettings, frenkel_ladd, npt_volu
 from ..md.hamiltonians import EinsteinPotential, Scaled, Sum
 from ..md.protocol import SwitchPair, switch_pair
 from ..units import KB
-from .md import AlchemicalPath, MLIPPotential
+from .md import AlchemicalPath, MLIPPotential, relax_positions
 from .system import substitution, vacancy
 
 #: points kept of the mean ∂U/∂λ profiles stored in the results (for plots)
@@ -224,6 +224,7 @@ def vacancy_formation(
     settings: MDSettings | None = None,
     pressure: float | None = None,
     conventional: bool = True,
+    relax_defect: bool = True,
     checkpoint_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> VacancyResult:
@@ -237,6 +238,8 @@ def vacancy_formation(
         settings: step counts (:class:`~thermograd.md.frenkel_ladd.MDSettings`), shared by every run.
         pressure: bar; the cell is fixed at the perfect crystal's NPT volume first.
         conventional: also run the defect crystal's Frenkel–Ladd (the conventional route).
+        relax_defect: relax the defect crystal's positions (fixed cell, FIRE) before its Frenkel–Ladd; the
+            free energy does not depend on the tether sites, the dissipation does.
         checkpoint_dir: folder for checkpoints; an interrupted calculation resumes, finished runs are kept.
         progress: tqdm bars.
     """
@@ -300,6 +303,8 @@ def vacancy_formation(
     if conventional:
         d_atoms = atoms.copy()
         del d_atoms[site]
+        if relax_defect:  # sites at a minimum of the model: the same F, a less dissipative switch
+            d_atoms = relax_positions(d_atoms, backend, fmax=1e-3, steps=1000)
         defect = frenkel_ladd(
             MLIPPotential(backend, d_atoms),
             d_atoms,

@@ -18,7 +18,7 @@ import torch
 from ase import Atoms
 
 from ..errors import InputError
-from ..md.hamiltonians import DTYPE, Evaluation
+from ..md.hamiltonians import DTYPE, Evaluation, as_tensor
 from .calculator import check_backend_species
 from .derivatives import evaluate
 from .graph import DEFAULT_POLICY, batch_graphs, build_graph
@@ -131,3 +131,39 @@ class AlchemicalPath:
     def start_masses(self) -> np.ndarray:
         """Masses at s = 0, amu."""
         return self.system.masses(self.lam0)
+
+
+def relax_positions(atoms: Atoms, backend, fmax: float = 1e-3, steps: int = 500) -> Atoms:
+    """Relax the positions of ``atoms`` at fixed cell with FIRE under a backend's plain model.
+
+    Args:
+        atoms: the structure (not modified).
+        backend: an alchemical backend (e.g. SevenNet-0, a pair model).
+        fmax: force criterion, eV/Å.
+        steps: maximum FIRE steps.
+
+    Returns:
+        A relaxed copy (``info["energy"]`` eV, ``info["converged"]``).
+    """
+    from ase.calculators.calculator import Calculator, all_changes
+    from ase.optimize import FIRE
+
+    pot = MLIPPotential(backend, atoms)
+
+    class _Plain(Calculator):
+        implemented_properties = ("energy", "free_energy", "forces")
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            x = as_tensor(self.atoms.positions)[None]
+            e, f, _ = pot.evaluate(x, as_tensor(self.atoms.cell[:])[None])
+            self.results = {"energy": float(e[0]), "free_energy": float(e[0]), "forces": f[0].numpy()}
+
+    out = atoms.copy()
+    out.calc = _Plain()
+    opt = FIRE(out, logfile=None)
+    converged = bool(opt.run(fmax=fmax, steps=steps))
+    energy = out.get_potential_energy()
+    out.calc = None
+    out.info.update(energy=energy, converged=converged)
+    return out

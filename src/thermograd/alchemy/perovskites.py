@@ -27,6 +27,7 @@ from ase import Atoms
 from ase.spacegroup import crystal
 
 from ..errors import InputError
+from .md import relax_positions  # noqa: F401  (re-exported: the cycle's structures are relaxed with it)
 
 #: B-site species accepted by the builders
 B_SPECIES = ("Pb", "Sn")
@@ -160,42 +161,3 @@ def cspbi3_morse():
     from .pair import MorseBackend
 
     return MorseBackend(CSPBI3_MORSE, CSPBI3_MORSE_CUTOFF, taper=0.5)
-
-
-def relax_positions(atoms: Atoms, backend, fmax: float = 1e-3, steps: int = 500) -> Atoms:
-    """Relax the positions of ``atoms`` at fixed cell with FIRE under a backend's plain model.
-
-    Args:
-        atoms: the structure (not modified).
-        backend: an alchemical backend (e.g. :func:`cspbi3_morse`, SevenNet-0).
-        fmax: force criterion, eV/Å.
-        steps: maximum FIRE steps.
-
-    Returns:
-        A relaxed copy (``info["energy"]`` eV, ``info["converged"]``).
-    """
-    from ase.calculators.calculator import Calculator, all_changes
-    from ase.optimize import FIRE
-
-    from ..md.hamiltonians import as_tensor
-    from .md import MLIPPotential
-
-    pot = MLIPPotential(backend, atoms)
-
-    class _Plain(Calculator):
-        implemented_properties = ("energy", "free_energy", "forces")
-
-        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-            super().calculate(atoms, properties, system_changes)
-            x = as_tensor(self.atoms.positions)[None]
-            e, f, _ = pot.evaluate(x, as_tensor(self.atoms.cell[:])[None])
-            self.results = {"energy": float(e[0]), "free_energy": float(e[0]), "forces": f[0].numpy()}
-
-    out = atoms.copy()
-    out.calc = _Plain()
-    opt = FIRE(out, logfile=None)
-    converged = bool(opt.run(fmax=fmax, steps=steps))
-    energy = out.get_potential_energy()
-    out.calc = None
-    out.info.update(energy=energy, converged=converged)
-    return out
