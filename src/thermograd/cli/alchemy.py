@@ -3,6 +3,8 @@
 thermograd alchemy lattice   RUN.yaml [--json] [--plot vegard.png]   lattice constant vs composition
 thermograd alchemy optimize  RUN.yaml [--json] [--plot loss.png]     composition matched to a lattice
 thermograd alchemy integrate RUN.yaml [--json] [--plot dEdl.png]     0 K λ-integration vs direct difference
+thermograd alchemy free-energy RUN.yaml [--json] [--plot fe.png]     vacancy, substitution, cycle or
+                                                                    Frenkel–Ladd free energies at T (MD)
 
 Results are printed as a table with units (``--json``: one JSON object). The result file (``output:``) and
 ``--plot`` are checked before any work and written atomically after the results are printed. An optimiser
@@ -20,7 +22,7 @@ from functools import partial
 from ..errors import ConfigError, ThermogradError
 from ._common import add_force, add_quiet
 
-ACTIONS = ("lattice", "optimize", "integrate")
+ACTIONS = ("lattice", "optimize", "integrate", "free-energy")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -207,6 +209,11 @@ def _integrate(cfg, backend, system, atoms, args):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "free-energy":  # its own flow: MD per temperature, checkpoints (alchemy_free_energy.py)
+        from .alchemy_free_energy import run_free_energy
+
+        return run_free_energy(args)
+
     from ..outputs import check_outputs, write_text
 
     # the plot is checked before the (slow) torch imports, the result file as soon as the run file is read
@@ -220,6 +227,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_yaml_model(AlchemyRun, args.run_file)
     if getattr(cfg, args.action) is None:  # each action reads the section of its own name
         raise ConfigError(f"{args.run_file}: the run file has no {args.action!r} section")
+    for section in ("structure", "alchemy"):  # optional only for free-energy runs
+        if getattr(cfg, section) is None:
+            raise ConfigError(f"{args.run_file}: the run file has no {section!r} section")
     from ..alchemy.calculator import check_backend_species  # torch: after the run file is read
 
     # before any work: a result or plot that cannot be written, or that would replace an input, is refused

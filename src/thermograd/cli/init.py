@@ -7,7 +7,7 @@ from importlib import resources
 
 from ..errors import ConfigError
 
-KINDS = ("ddos", "ti", "alchemy")
+KINDS = ("ddos", "ti", "alchemy", "alchemy-free-energy")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
