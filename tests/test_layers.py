@@ -84,6 +84,7 @@ def test_no_import_cycle_between_parts():
         ("thermo", {"ddos", "ti", "alchemy", "cli", "demo", "testing"}),
         ("io", WORKFLOWS),
         ("engines", WORKFLOWS),
+        ("md", WORKFLOWS),
         ("free_energy", WORKFLOWS),
         ("systems", WORKFLOWS),
     ],

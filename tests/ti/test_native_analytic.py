@@ -10,12 +10,12 @@ import pytest
 
 from thermograd.errors import InputError, UnstableStructureError
 from thermograd.harmonic import einstein_free_energy, harmonic_free_energy, modes_from_hessian
+from thermograd.md.switching import combine_switches, switching_work
 from thermograd.ti.frenkel_ladd import calphy_form, run_frenkel_ladd
 from thermograd.ti.lambda_ti import run_lambda_ti
 from thermograd.ti.native import EinsteinModel, HarmonicModel, NativeSystem
 from thermograd.ti.results import calphy_shift
 from thermograd.ti.reversible_scaling import run_reversible_scaling
-from thermograd.md.switching import combine_switches, switching_work
 from thermograd.units import KB
 
 MASS = 55.85

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from thermograd.errors import InputError
+from thermograd.md.switching import combine_switches, freitas_lambda, freitas_schedule, switching_work
 from thermograd.ti.quadrature import gauss_legendre, integrate
 from thermograd.ti.statistics import block_error, mean_and_error, statistical_inefficiency
-from thermograd.md.switching import combine_switches, freitas_lambda, freitas_schedule, switching_work
 
 
 def test_gauss_legendre_exact_for_polynomials():

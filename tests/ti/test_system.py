@@ -18,13 +18,13 @@ import pytest
 
 from thermograd.config import validate_model
 from thermograd.errors import InputError
+from thermograd.md.switching import freitas_lambda
 from thermograd.ti.config import TIRunConfig
 from thermograd.ti.frenkel_ladd import run_frenkel_ladd
 from thermograd.ti.lambda_ti import run_lambda_ti
 from thermograd.ti.native import HarmonicModel, NativeSystem
 from thermograd.ti.quadrature import gauss_legendre
 from thermograd.ti.reversible_scaling import run_reversible_scaling
-from thermograd.md.switching import freitas_lambda
 from thermograd.ti.system import NPTSystem, TISystem, Trace
 from thermograd.ti.workflow import run_ti_workflow
 from thermograd.units import HBAR2_PER_AMU, KB

@@ -86,19 +86,9 @@ class SwitchRun:
             w_forward=est.w_forward.tolist(),
             w_backward=est.w_backward.tolist(),
             unit=unit,
-            profile=_profile(pair),
+            profile=pair.profile(PROFILE_POINTS),
             md_steps=md_steps,
         )
-
-
-def _profile(pair: SwitchPair) -> dict:
-    lam = pair.forward.lam[0]
-    idx = np.unique(np.linspace(0, lam.size - 1, min(PROFILE_POINTS, lam.size)).round().astype(int))
-    return {
-        "s": lam[idx].tolist(),
-        "forward": pair.forward.dU_dlam.mean(axis=0)[idx].tolist(),
-        "backward": pair.backward.dU_dlam.mean(axis=0)[::-1][idx].tolist(),
-    }
 
 
 @dataclass

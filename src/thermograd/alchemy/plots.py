@@ -49,12 +49,12 @@ def _profiles(kind: str, result: dict) -> list[tuple[str, dict]]:
         return [("", result["switch"]["profile"])]
     if kind == "cycle":
         return [(f"{name}: ", sub["switch"]["profile"]) for name, sub in result["substitution"].items()]
-    return []
+    return [("Frenkel–Ladd ", result["profile"])] if result.get("profile") else []
 
 
 def plot_free_energy(data: dict, path: str | Path) -> None:
     """One figure: the mean ∂U/∂s forward and backward along the switch (every temperature; for
-    Frenkel–Ladd, which keeps no profile, the per-replica works W_f and −W_b), the headline values with their
+    Frenkel–Ladd the model → Einstein switch, ∂U/∂λ = U_E − U), the headline values with their
     errors against T when several temperatures were run, and against the switching time with
     ``n_switch_scan``. Saved atomically (:func:`thermograd.outputs.save_figure`).
 
@@ -77,29 +77,20 @@ def plot_free_energy(data: dict, path: str | Path) -> None:
     axes = dict(zip(panels, axes[0]))
 
     ax = axes["profile"]
-    if kind == "frenkel-ladd":
-        for res in results:
-            r = range(len(res["w_forward"]))
-            ax.plot(r, res["w_forward"], "o", label=f"W_f, {res['T']:g} K")
-            ax.plot(r, [-w for w in res["w_backward"]], "s", mfc="none", label=f"−W_b, {res['T']:g} K")
-        ax.set_xlabel("replica")
-        ax.set_ylabel("work model → Einstein (eV/atom)")
-        ax.set_title("Frenkel–Ladd switching works")
-    else:
-        for res in results:
-            for name, prof in _profiles(kind, res):
-                line = ax.plot(prof["s"], prof["forward"], label=f"{name}{res['T']:g} K forward")[0]
-                ax.plot(
-                    prof["s"],
-                    prof["backward"],
-                    "--",
-                    color=line.get_color(),
-                    label=f"{name}{res['T']:g} K backward",
-                )
-        ax.axhline(0.0, color="0.7", lw=0.8)
-        ax.set_xlabel("switching variable s")
-        ax.set_ylabel("⟨∂U/∂s⟩ (eV/cell)")
-        ax.set_title("work along the switch")
+    for res in results:
+        for name, prof in _profiles(kind, res):
+            line = ax.plot(prof["lam"], prof["forward"], label=f"{name}{res['T']:g} K forward")[0]
+            ax.plot(
+                prof["lam"],
+                prof["backward"],
+                "--",
+                color=line.get_color(),
+                label=f"{name}{res['T']:g} K backward",
+            )
+    ax.axhline(0.0, color="0.7", lw=0.8)
+    ax.set_xlabel("switching variable s")
+    ax.set_ylabel("⟨∂U/∂s⟩ (eV/cell)")
+    ax.set_title("work along the switch")
     ax.legend(fontsize=7)
 
     if "T" in axes:

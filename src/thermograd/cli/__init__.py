@@ -19,7 +19,7 @@ from ..errors import InputError, ThermogradError
 #: command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run the embedded default end to end (BCC Mo, SNAP Mo_Zuo_JPCA2020)"),
-    "init": ("init", "print a commented example run file (ddos, ti, alchemy)"),
+    "init": ("init", "print a commented example run file (ddos, ti, alchemy, alchemy-free-energy)"),
     "sample": ("sample", "run or resume a D-DOS sampling campaign from a YAML run file"),
     "tilt": ("tilt", "tilted shell sampling toward one model and temperature (accurate high-T D-DOS)"),
     "fit": ("fit", "fit a D-DOS model (score matching) from a campaign or reference shell data"),
@@ -27,7 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "transition": ("transition", "phase free-energy difference and transition temperature"),
     "tune": ("tune", "inverse design: move a transition temperature by gradient steps on θ"),
     "ti": ("ti", "thermodynamic integration (λ-TI, Frenkel–Ladd, reversible scaling)"),
-    "alchemy": ("alchemy", "alchemical MLIP workflows (lattice vs composition, optimisation, λ-integration)"),
+    "alchemy": (
+        "alchemy",
+        "alchemical MLIP workflows (lattice vs composition, optimisation, λ-integration, free energies at T)",
+    ),
     "info": ("info", "show what a campaign, tilt, model, .snapcoeff or .npz file holds (read-only)"),
 }
 

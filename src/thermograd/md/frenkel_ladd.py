@@ -95,6 +95,7 @@ class FrenkelLaddRun:
         w_forward, w_backward: per-replica works per atom (model → Einstein and back), eV.
         md_steps: MD steps per replica.
         energy_min: E at the sites per atom (the potential's static energy), eV.
+        profile: replica-mean ∂U/∂λ = U_E − U along λ, forward and backward (eV, whole cell; for plots).
         settings: the :class:`MDSettings` used.
     """
 
@@ -118,6 +119,7 @@ class FrenkelLaddRun:
     md_steps: int
     energy_min: float
     settings: dict = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -317,6 +319,7 @@ def frenkel_ladd(
         md_steps=md_steps,
         energy_min=float(e0[0]) / n,
         settings=asdict(settings),
+        profile=pair.profile(),
     )
 
 

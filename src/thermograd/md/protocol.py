@@ -41,6 +41,16 @@ class SwitchPair:
     estimate: SwitchingEstimate
     state: MDState
 
+    def profile(self, points: int = 201) -> dict:
+        """Replica-mean ∂U/∂λ along λ, forward and backward (eV, whole cell), at ≤ ``points`` values of λ."""
+        lam = self.forward.lam[0]
+        idx = np.unique(np.linspace(0, lam.size - 1, min(points, lam.size)).round().astype(int))
+        return {
+            "lam": lam[idx].tolist(),
+            "forward": self.forward.dU_dlam.mean(axis=0)[idx].tolist(),
+            "backward": self.backward.dU_dlam.mean(axis=0)[::-1][idx].tolist(),
+        }
+
 
 class SwitchingTooFast(UserWarning):
     """The dissipation of a switch is above the stated threshold."""

@@ -17,10 +17,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..harmonic import einstein_free_energy
+from ..md.switching import combine_switches, switching_work
 from ..units import KB
 from ._tasks import fl_task, msd_task, npt_volume_task, run_tasks, task_seeds
 from .results import FrenkelLaddResult
-from ..md.switching import combine_switches, switching_work
 from .system import NPTSystem, TISystem
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError, UnstableStructureError
-from ..units import EV_PER_A2_AMU_TO_PS2, KB
 from ..md.switching import freitas_lambda
+from ..units import EV_PER_A2_AMU_TO_PS2, KB
 from .system import SwitchLegs, Trace
 
 EnergyForces = Callable[[np.ndarray], tuple[float, np.ndarray]]
