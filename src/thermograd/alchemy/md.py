@@ -24,29 +24,68 @@ from .derivatives import evaluate
 from .graph import DEFAULT_POLICY, batch_graphs, build_graph
 from .system import AlchemicalSystem, check_lam
 
+#: on a CPU, replicas are evaluated in chunks of at most this many graph edges (at least one replica each):
+#: one batched graph of four 16-atom SevenNet-0 replicas (3,648 edges) costs 5–7× one replica, four
+#: sequential calls 4× (its intermediate tensors leave the cache; benchmarks/md_throughput.py --profile),
+#: while cheap models (pair terms, tiny MACE) gain from batching. On a GPU every replica goes in one batch.
+CPU_MAX_EDGES = 1000
 
-def _graphs(atoms: Atoms, groups, positions: torch.Tensor, cells: torch.Tensor, cutoff: float, policy: str):
+
+def _replica_graphs(
+    atoms: Atoms, groups, positions: torch.Tensor, cells: torch.Tensor, cutoff: float, policy: str
+) -> list:
     graphs = []
     a = atoms.copy()
-    for x, h in zip(positions.detach().numpy(), cells.detach().numpy()):
+    for x, h in zip(positions.detach().cpu().numpy(), cells.detach().cpu().numpy()):
         a.set_cell(h, scale_atoms=False)
         a.positions = x
         graphs.append(build_graph(a, cutoff, policy, groups=groups))
-    return graphs[0] if len(graphs) == 1 else batch_graphs(graphs)
+    return graphs
 
 
-def _evaluate(backend, graph, positions, cells, lam, stress: bool, alchemical: bool):
-    r = positions.shape[0]
-    pos = positions.reshape(-1, 3).to(backend.dtype)
-    cell = cells[0] if r == 1 else cells
-    res = evaluate(
-        backend, graph, pos, cell.to(backend.dtype), lam, forces=True, stress=stress, alchemical=alchemical
-    )
-    e = res.energy.reshape(r).to(DTYPE)
-    f = res.forces.reshape(positions.shape).to(DTYPE)
-    s = None if res.stress is None else res.stress.reshape(r, 3, 3).to(DTYPE)
-    dl = None if res.dE_dlam is None else res.dE_dlam.reshape(r, -1).to(DTYPE)
-    return e, f, s, dl
+def _chunks(graphs: list, max_edges: float) -> list[list[int]]:
+    out: list[list[int]] = [[]]
+    edges = 0
+    for r, g in enumerate(graphs):
+        if out[-1] and edges + g.n_edges > max_edges:
+            out.append([])
+            edges = 0
+        out[-1].append(r)
+        edges += g.n_edges
+    return out
+
+
+def _evaluate(backend, graphs, positions, cells, lam, stress: bool, alchemical: bool, max_edges=None):
+    """Energies (R,), forces (R, N, 3), stress (R, 3, 3) | None and ∂E/∂λ (R, G) | None of R replicas, as
+    float64 CPU tensors; ``lam`` has shape (R, G) (G may be 0)."""
+    device = torch.device(getattr(backend, "device", "cpu"))
+    if max_edges is None:
+        max_edges = CPU_MAX_EDGES if device.type == "cpu" else float("inf")
+    parts = []
+    for idx in _chunks(graphs, max_edges):
+        k = len(idx)
+        graph = graphs[idx[0]] if k == 1 else batch_graphs([graphs[i] for i in idx])
+        if device.type != "cpu":
+            graph = graph.to(device)
+        pos = positions[idx].reshape(-1, 3).to(device=device, dtype=backend.dtype)
+        cell = (cells[idx[0]] if k == 1 else cells[idx]).to(device=device, dtype=backend.dtype)
+        lam_k = lam[idx].reshape(-1).to(device=device, dtype=backend.dtype)
+        res = evaluate(backend, graph, pos, cell, lam_k, forces=True, stress=stress, alchemical=alchemical)
+        parts.append(
+            (
+                res.energy.reshape(k),
+                res.forces.reshape(k, -1, 3),
+                None if res.stress is None else res.stress.reshape(k, 3, 3),
+                None if res.dE_dlam is None else res.dE_dlam.reshape(k, -1),
+            )
+        )
+
+    def cat(j):
+        if parts[0][j] is None:
+            return None
+        return torch.cat([p[j] for p in parts]).to(device="cpu", dtype=DTYPE)
+
+    return cat(0), cat(1), cat(2), cat(3)
 
 
 class MLIPPotential:
@@ -56,23 +95,25 @@ class MLIPPotential:
     Args:
         backend: an alchemical backend (``energy``/``node_energies``, ``cutoff``, ``dtype``).
         atoms: the structure.
+        max_edges: as in :class:`AlchemicalPath`.
 
     Raises:
         InputError: a species of ``atoms`` unknown to the model.
     """
 
-    def __init__(self, backend, atoms: Atoms):
+    def __init__(self, backend, atoms: Atoms, *, max_edges: float | None = None):
         self.backend = backend
         self.atoms = atoms.copy()
         self.n_atoms = len(atoms)
+        self.max_edges = max_edges
         check = getattr(backend, "check_species", None)
         if check is not None:
             check(atoms.numbers)
-        self._empty = torch.zeros(0, dtype=backend.dtype)
 
     def evaluate(self, positions, cells, stress: bool = False):
-        g = _graphs(self.atoms, [], positions, cells, self.backend.cutoff, DEFAULT_POLICY)
-        e, f, s, _ = _evaluate(self.backend, g, positions, cells, self._empty, stress, alchemical=False)
+        graphs = _replica_graphs(self.atoms, [], positions, cells, self.backend.cutoff, DEFAULT_POLICY)
+        lam = torch.zeros((positions.shape[0], 0), dtype=DTYPE)
+        e, f, s, _ = _evaluate(self.backend, graphs, positions, cells, lam, stress, False, self.max_edges)
         return e, f, s
 
 
@@ -86,6 +127,8 @@ class AlchemicalPath:
         interpolate_masses: masses follow λ(s) (the kinetic free energy is then added analytically by the
             caller, :func:`thermograd.alchemy.free_energy.mass_term`); False keeps the masses of s = 0.
         policy: the graph's edge policy.
+        max_edges: replicas are evaluated in batches of at most this many graph edges (default
+            :data:`CPU_MAX_EDGES` on a CPU, one batch on a GPU).
     """
 
     def __init__(
@@ -97,6 +140,7 @@ class AlchemicalPath:
         *,
         interpolate_masses: bool = True,
         policy: str = DEFAULT_POLICY,
+        max_edges: float | None = None,
     ):
         check_backend_species(backend, system)
         self.backend = backend
@@ -105,6 +149,7 @@ class AlchemicalPath:
         self.lam1 = check_lam(lam_end, system.constraints, system.n_groups)
         self.interpolate_masses = bool(interpolate_masses)
         self.policy = policy
+        self.max_edges = max_edges
         self.n_atoms = len(system.atoms)
         self._dlam = torch.as_tensor(self.lam1 - self.lam0, dtype=DTYPE)
 
@@ -117,9 +162,11 @@ class AlchemicalPath:
         weights = self.group_weights(lam.detach().numpy())
         if np.any(weights < -1e-12) or np.any(weights > 1 + 1e-12):
             raise InputError(f"switching variable outside [0, 1]: {lam.tolist()}")
-        g = _graphs(self.system.atoms, self.system.groups, positions, cells, self.backend.cutoff, self.policy)
-        lam_flat = torch.as_tensor(weights.reshape(-1), dtype=self.backend.dtype)
-        e, f, s, dl = _evaluate(self.backend, g, positions, cells, lam_flat, stress, alchemical=True)
+        graphs = _replica_graphs(
+            self.system.atoms, self.system.groups, positions, cells, self.backend.cutoff, self.policy
+        )
+        lam_r = torch.as_tensor(weights, dtype=DTYPE)
+        e, f, s, dl = _evaluate(self.backend, graphs, positions, cells, lam_r, stress, True, self.max_edges)
         return Evaluation(e, f, dl @ self._dlam, s)
 
     def masses(self, lam: torch.Tensor) -> torch.Tensor | None:
