@@ -17,6 +17,7 @@ Run: OMP_NUM_THREADS=1 python examples/alchemy_pbsn_cycle.py [--model morse|seve
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 import warnings
@@ -26,6 +27,14 @@ import torch
 from thermograd.alchemy.free_energy import substitution_cycle
 from thermograd.alchemy.perovskites import cspbi3_alpha, cspbi3_delta, cspbi3_morse, relax_positions
 from thermograd.md.frenkel_ladd import MDSettings
+
+
+def run_tag(args) -> str:
+    """Digest of the options that change results: a changed run gets its own checkpoint folder (a finished or
+    interrupted run with the same options is resumed from it)."""
+    keep = {k: v for k, v in vars(args).items() if k not in ("quiet", "threads", "checkpoint_dir")}
+    return hashlib.sha256(repr(sorted(keep.items())).encode()).hexdigest()[:10]
+
 
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 p.add_argument("--model", choices=("morse", "sevennet"), default="morse")
@@ -80,7 +89,7 @@ with warnings.catch_warnings(record=True) as caught:
         "Sn",
         args.T,
         settings=settings,
-        checkpoint_dir=f"{args.checkpoint_dir}/{args.model}-{args.T:g}K",
+        checkpoint_dir=f"{args.checkpoint_dir}/{args.model}-{args.T:g}K-{run_tag(args)}",
         progress=not args.quiet,
     )
 out = {

@@ -18,6 +18,7 @@ Interrupted runs resume from --checkpoint-dir (finished runs are kept).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 import warnings
@@ -28,6 +29,14 @@ from ase.build import bulk
 from thermograd.alchemy.free_energy import vacancy_formation
 from thermograd.md.frenkel_ladd import MDSettings
 
+
+def run_tag(args) -> str:
+    """Digest of the options that change results: a changed run gets its own checkpoint folder (a finished or
+    interrupted run with the same options is resumed from it)."""
+    keep = {k: v for k, v in vars(args).items() if k not in ("quiet", "threads", "checkpoint_dir")}
+    return hashlib.sha256(repr(sorted(keep.items())).encode()).hexdigest()[:10]
+
+
 p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 p.add_argument("--model", choices=("sevennet", "morse"), default="sevennet")
 p.add_argument("--repeat", type=int, default=2, help="cubic BCC supercell n×n×n (2n³ atoms)")
@@ -36,9 +45,9 @@ p.add_argument(
 )
 p.add_argument("--T", type=float, nargs="+", default=[100.0], help="temperatures, K")
 p.add_argument("--replicas", type=int, default=2)
-p.add_argument("--n-msd", type=int, default=400)
-p.add_argument("--n-equil", type=int, default=150)
-p.add_argument("--n-switch", type=int, default=600)
+p.add_argument("--n-msd", type=int, default=300)
+p.add_argument("--n-equil", type=int, default=100)
+p.add_argument("--n-switch", type=int, default=400)
 p.add_argument("--timestep", type=float, default=0.002, help="ps")
 p.add_argument("--pressure", type=float, default=None, help="bar (adds the NPT volume step)")
 p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
@@ -88,7 +97,7 @@ for T in args.T:
             T,
             settings=settings,
             pressure=args.pressure,
-            checkpoint_dir=f"{args.checkpoint_dir}/{args.model}-{len(atoms)}-{T:g}K",
+            checkpoint_dir=f"{args.checkpoint_dir}/{args.model}-{len(atoms)}-{T:g}K-{run_tag(args)}",
             progress=not args.quiet,
         )
     rows.append(
