@@ -44,7 +44,7 @@ from ..harmonic import einstein_free_energy
 from ..md.engine import BAR_TO_EV_PER_A3
 from ..md.frenkel_ladd import FrenkelLaddRun, MDSettings, frenkel_ladd, npt_volume
 from ..md.hamiltonians import EinsteinPotential, Scaled, Sum
-from ..md.protocol import SwitchPair, switch_pair
+from ..md.protocol import SwitchPair
 from ..units import KB
 from .md import AlchemicalPath, MLIPPotential, relax_positions
 from .system import substitution, vacancy
@@ -267,18 +267,9 @@ def vacancy_formation(
     springs[site] = k_v
     path = AlchemicalPath(backend, vacancy(atoms, site), [1.0], [0.0], interpolate_masses=False)
     ham = Sum([path, Scaled(EinsteinPotential(springs, atoms.positions))])
-    engine = settings.engine(ham)
     masses = atoms.get_masses()
-    state = engine.initial_state(atoms.positions, atoms.cell[:], masses, T, settings.seeds(3))
-    pair = switch_pair(
-        engine,
-        state,
-        T,
-        n_equil=settings.n_equil,
-        n_switch=settings.n_switch,
-        checkpoint_dir=_sub(checkpoint_dir, "alchemical"),
-        tag="vacancy",
-        progress=progress,
+    pair = settings.switch(
+        ham, atoms, T, 3, checkpoint_dir=_sub(checkpoint_dir, "alchemical"), tag="vacancy", progress=progress
     )
     steps["alchemical"] = 2 * (settings.n_equil + settings.n_switch)
     switch = SwitchRun.from_pair(pair, "eV/cell", steps["alchemical"])
@@ -365,15 +356,13 @@ def substitution_free_energy(
     n = len(atoms)
     system = substitution(atoms, sites, [species_from, species_to])
     path = AlchemicalPath(backend, system, [1.0, 0.0], [0.0, 1.0], interpolate_masses=True)
-    engine = settings.engine(path)
     m0 = path.start_masses()
-    state = engine.initial_state(atoms.positions, atoms.cell[:], m0, T, settings.seeds(4))
-    pair = switch_pair(
-        engine,
-        state,
+    pair = settings.switch(
+        path,
+        atoms,
         T,
-        n_equil=settings.n_equil,
-        n_switch=settings.n_switch,
+        4,
+        masses=m0,
         scale=n,
         checkpoint_dir=checkpoint_dir,
         tag=f"{species_from}-{species_to}",

@@ -79,6 +79,42 @@ class MDSettings:
             hamiltonian, timestep=self.timestep, damping=self.damping, max_displacement=self.max_displacement
         )
 
+    def switch(
+        self,
+        hamiltonian,
+        atoms,
+        T: float,
+        stage: int,
+        *,
+        masses=None,
+        state: MDState | None = None,
+        scale: float = 1.0,
+        checkpoint_dir=None,
+        tag: str = "switch",
+        progress: bool = False,
+    ):
+        """One batch of switching pairs s: 0 → 1 → 0 of ``hamiltonian`` with these settings' step counts, from
+        ``state`` or from the sites of ``atoms`` (velocities drawn with the replica seeds of ``stage``).
+
+        Returns:
+            the :class:`~thermograd.md.protocol.SwitchPair` (works divided by ``scale``).
+        """
+        engine = self.engine(hamiltonian)
+        if state is None:
+            m = atoms.get_masses() if masses is None else masses
+            state = engine.initial_state(atoms.positions, atoms.cell[:], m, T, self.seeds(stage))
+        return switch_pair(
+            engine,
+            state,
+            T,
+            n_equil=self.n_equil,
+            n_switch=self.n_switch,
+            scale=scale,
+            checkpoint_dir=checkpoint_dir,
+            tag=tag,
+            progress=progress,
+        )
+
 
 @dataclass
 class FrenkelLaddRun:
@@ -275,15 +311,12 @@ def frenkel_ladd(
     if not np.all(springs > 0):
         raise InputError("spring constants must be > 0 eV/Å²")
     einstein = EinsteinPotential(springs, atoms.positions)
-    engine = settings.engine(LinearPath(potential, einstein))
-    if state is None:
-        state = engine.initial_state(atoms.positions, atoms.cell[:], atoms.get_masses(), T, settings.seeds(2))
-    pair = switch_pair(
-        engine,
-        state,
+    pair = settings.switch(
+        LinearPath(potential, einstein),
+        atoms,
         T,
-        n_equil=settings.n_equil,
-        n_switch=settings.n_switch,
+        2,
+        state=state,
         scale=n,
         checkpoint_dir=checkpoint_dir,
         tag=f"fl-{T:g}K",
