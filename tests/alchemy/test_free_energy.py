@@ -144,18 +144,20 @@ def test_bad_inputs_are_one_line_errors(fe16, morse):
 @pytest.mark.mlip
 def test_vacancy_routes_agree_with_a_random_mace_term(fe16, morse):
     """The same check with a small random MACE added to the pair model (message passing makes E(w) non-linear
-    and the ghost's environment enters through two hops)."""
+    and the ghost's environment enters through two hops). 8 replicas: the standard error of 2 or 3 replicas
+    is itself too uncertain for a 3σ criterion (t-distribution with 1–2 degrees of freedom). The MACE term
+    has the pair model's cutoff (3.6 Å), which keeps the test to a few minutes."""
     pytest.importorskip("mace")
     from thermograd.alchemy.mace import MaceAlchemicalBackend
     from thermograd.alchemy.pair import SumBackend
 
     torch.set_num_threads(1)
-    backend = SumBackend([morse, MaceAlchemicalBackend.random(["Fe"], seed=0)])
-    s = MDSettings(n_msd_equil=200, n_msd=300, n_equil=150, n_switch=500, n_replicas=2, seed=7)
+    backend = SumBackend([morse, MaceAlchemicalBackend.random(["Fe"], seed=0, r_max=3.6)])
+    s = MDSettings(n_msd_equil=200, n_msd=400, n_equil=200, n_switch=800, n_replicas=8, seed=7)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = vacancy_formation(backend, fe16, 0, 100.0, settings=s)
     diff = r.G_v_alchemical - r.G_v_conventional
     sigma = math.hypot(r.G_v_alchemical_error, r.G_v_conventional_error)
-    assert abs(diff) <= 3 * sigma and abs(diff) < 0.015, (r.G_v_alchemical, r.G_v_conventional, sigma)
+    assert abs(diff) <= 3 * sigma and abs(diff) < 0.010, (r.G_v_alchemical, r.G_v_conventional, sigma)
     assert r.G_v_alchemical_error < r.G_v_conventional_error
