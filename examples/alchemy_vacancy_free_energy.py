@@ -52,7 +52,12 @@ p.add_argument("--timestep", type=float, default=0.002, help="ps")
 p.add_argument("--pressure", type=float, default=None, help="bar (adds the NPT volume step)")
 p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
 p.add_argument("--device", default="cpu")
-p.add_argument("--threads", type=int, default=2, help="torch threads")
+p.add_argument(
+    "--threads",
+    type=int,
+    default=1,
+    help="torch threads (one per process: two oversubscribe a loaded machine)",
+)
 p.add_argument("--checkpoint-dir", default="thermograd-checkpoints/vacancy")
 p.add_argument("--paper", action="store_true", help="250 atoms, 50-200 K, 4 repeats, 20k+30k steps, 1 atm")
 p.add_argument("--quiet", action="store_true")
