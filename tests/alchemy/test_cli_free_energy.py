@@ -137,6 +137,29 @@ def test_vacancy_table_has_units_and_both_routes(tmp_path, capsys):
     assert len(list((tmp_path / "ck").iterdir())) == 4
 
 
+def test_vacancy_harmonic_reference_column_and_json(tmp_path, capsys):
+    """``harmonic: true`` adds the noise-free reference E_v + F_h,v: a table column with its definition,
+    and in the JSON the same number as a direct call on ASE's BCC cell (no sampling; the two relaxations of the
+    defect stop at |F| < 1e-4 eV/Å from different atom orders, which moves E_v by ~|F|²/k < 1e-8 eV)."""
+    from thermograd.alchemy.harmonic_reference import harmonic_vacancy_formation
+    from thermograd.alchemy.pair import FE_MORSE, MorseBackend
+
+    run = _vacancy(tmp_path, harmonic=True, conventional=False)
+    assert main(["alchemy", "free-energy", str(run), "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "G_v harmonic (eV)" in lines[1] and "harmonic = E_v + F_h,v" in lines[3]
+    assert main(["alchemy", "free-energy", str(run), "--quiet", "--json"]) == 0
+    res = _json(capsys)["results"][0]
+    from ase.build import bulk
+
+    direct = harmonic_vacancy_formation(
+        MorseBackend(FE_MORSE, cutoff=3.6), bulk("Fe", "bcc", a=2.86, cubic=True).repeat(2), 0, 100.0
+    )
+    assert res["G_v_harmonic"] == pytest.approx(direct.G_v[0], abs=1e-6)
+    assert float(lines[2].split()[-1]) == pytest.approx(direct.G_v[0], abs=1e-5)
+    assert res["harmonic"]["S_v"] == pytest.approx(direct.S_v, abs=1e-4)
+
+
 def test_substitution_with_identical_pairs_is_the_mass_term(tmp_path, capsys):
     # Fe and Co with the same Morse pairs: E(x) does not depend on the species label at any λ, so the
     # switch does no work (∂U/∂s = 0 exactly) and ΔG is the kinetic (mass) free energy alone

@@ -17,10 +17,10 @@ from ase.build import bulk
 from ase.data import atomic_masses, atomic_numbers
 
 from thermograd.alchemy.free_energy import mass_term, substitution_free_energy, vacancy_formation
-from thermograd.alchemy.md import MLIPPotential, relax_positions
+from thermograd.alchemy.harmonic_reference import harmonic_vacancy_formation
+from thermograd.alchemy.md import MLIPPotential
 from thermograd.alchemy.pair import FE_MORSE, MorseBackend
 from thermograd.errors import InputError
-from thermograd.harmonic import harmonic_free_energy, modes_from_hessian
 from thermograd.md.frenkel_ladd import MDSettings
 from thermograd.md.hamiltonians import as_tensor
 from thermograd.units import KB
@@ -36,28 +36,6 @@ def fe16():
 @pytest.fixture(scope="module")
 def morse():
     return MorseBackend(FE_MORSE, cutoff=3.6)
-
-
-def _energy(backend, atoms) -> float:
-    e, _, _ = MLIPPotential(backend, atoms).evaluate(
-        as_tensor(atoms.positions)[None], as_tensor(atoms.cell[:])[None]
-    )
-    return float(e[0])
-
-
-def _hessian(backend, atoms, d=1e-4) -> np.ndarray:
-    pot = MLIPPotential(backend, atoms)
-    n = len(atoms)
-    h = np.zeros((3 * n, 3 * n))
-    cell = as_tensor(atoms.cell[:])[None]
-    for j in range(3 * n):
-        cols = []
-        for sign in (1, -1):
-            x = atoms.positions.copy().ravel()
-            x[j] += sign * d
-            cols.append(pot.evaluate(as_tensor(x.reshape(1, n, 3)), cell)[1].numpy().ravel())
-        h[:, j] = -(cols[0] - cols[1]) / (2 * d)
-    return 0.5 * (h + h.T)
 
 
 def test_vacancy_routes_agree_and_alchemical_route_is_sharper(fe16, morse):
@@ -81,25 +59,47 @@ def test_vacancy_zero_temperature_limit(fe16, morse):
     energy from the two Hessians ('cell' convention, 3N − 3 modes each). Anharmonic terms scale as T² and are
     below 0.1 meV at 5 K for this model (its 300 K anharmonic free energy is < 5 meV/atom); allowance 0.5 meV."""
     T = 5.0
-    n = len(fe16)
-    defect = fe16.copy()
-    del defect[0]
-    defect = relax_positions(defect, morse, fmax=1e-6, steps=3000)
-    assert defect.info["converged"]
-    e_v = _energy(morse, defect) - (n - 1) / n * _energy(morse, fe16)
-    f_h = {}
-    for name, at in (("perfect", fe16), ("defect", defect)):
-        modes = modes_from_hessian(_hessian(morse, at), float(at.get_masses()[0]))
-        f_h[name] = float(harmonic_free_energy(modes, T, convention="cell"))
-    expected = e_v + (n - 1) * (f_h["defect"] - f_h["perfect"])
     s = MDSettings(n_msd_equil=200, n_msd=400, n_equil=200, n_switch=800, n_replicas=4, seed=5)
-    r = vacancy_formation(morse, fe16, 0, T, settings=s)
+    r = vacancy_formation(morse, fe16, 0, T, settings=s, harmonic=True)
+    expected = r.G_v_harmonic
+    assert r.harmonic.relaxed and expected == pytest.approx(r.harmonic.E_v + r.harmonic.F_h_v[0], abs=1e-12)
     for g, err in (
         (r.G_v_alchemical, r.G_v_alchemical_error),
         (r.G_v_conventional, r.G_v_conventional_error),
     ):
-        assert abs(g - expected) <= 3 * err + 5e-4, (g, err, expected, e_v)
+        assert abs(g - expected) <= 3 * err + 5e-4, (g, err, expected, r.harmonic.E_v)
     assert abs(r.G_v_alchemical - expected) < 2e-3
+
+
+def test_harmonic_reference_terms(fe16, morse):
+    """The harmonic reference: E_v is the relaxed static formation energy (a lower bound on the unrelaxed
+    one), F_h,v is linear-log in T as a classical harmonic free energy must be, and S_v = −∂F_h,v/∂T matches
+    a central difference of F_h,v (step 0.1 K; the T ln T curvature leaves < 1e-9 k_B)."""
+    n = len(fe16)
+    h = harmonic_vacancy_formation(morse, fe16, 3, [99.9, 100.0, 100.1])
+    e_perfect = float(
+        MLIPPotential(morse, fe16).evaluate(as_tensor(fe16.positions)[None], as_tensor(fe16.cell[:])[None])[
+            0
+        ][0]
+    )
+    unrelaxed = fe16.copy()
+    del unrelaxed[3]
+    e_unrelaxed = float(
+        MLIPPotential(morse, unrelaxed).evaluate(
+            as_tensor(unrelaxed.positions)[None], as_tensor(unrelaxed.cell[:])[None]
+        )[0][0]
+    )
+    assert h.relaxed and h.E_v <= e_unrelaxed - (n - 1) / n * e_perfect + 1e-9
+    assert h.G_v == pytest.approx([h.E_v + f for f in h.F_h_v], abs=1e-12)
+    s_fd = -(h.F_h_v[2] - h.F_h_v[0]) / 0.2 / KB
+    assert h.S_v[1] == pytest.approx(s_fd, abs=1e-6)
+    assert h.at(100.0) == h.G_v[1]
+    with pytest.raises(InputError, match="site"):
+        harmonic_vacancy_formation(morse, fe16, 16, 100.0)
+    two = fe16.copy()
+    two.symbols[1] = "Co"
+    with pytest.raises(InputError, match="one-mass"):
+        harmonic_vacancy_formation(morse, two, 0, 100.0)
 
 
 def test_substitution_with_equal_pair_parameters_is_the_mass_term(fe16):

@@ -193,6 +193,7 @@ class FreeEnergyConfig(StrictModel):
     pressure: float | None = None  # bar (vacancy, frenkel-ladd): fix the volume by NPT first
     conventional: bool = True  # vacancy: also the defect crystal's Frenkel–Ladd (the conventional route)
     relax_defect: bool = True  # vacancy, conventional: relax the defect crystal's sites first (fixed cell)
+    harmonic: bool = False  # vacancy: also the harmonic reference E_v + F_h,v (two Hessians, no sampling)
     md: MDConfig = Field(default_factory=MDConfig)
     n_switch_scan: list[int] | None = Field(default=None, min_length=1)  # repeat at each n_switch
     checkpoint_dir: str | None = None  # default: next to the output, or thermograd-checkpoints/<stem>
@@ -206,7 +207,7 @@ class FreeEnergyConfig(StrictModel):
             raise ValueError(f"n_switch_scan must hold step counts >= 1, got {self.n_switch_scan}")
         if self.pressure is not None and self.kind not in ("vacancy", "frenkel-ladd"):
             raise ValueError(f"'pressure' is for kind vacancy or frenkel-ladd, not {self.kind} (fixed cell)")
-        for key in ("conventional", "relax_defect"):
+        for key in ("conventional", "relax_defect", "harmonic"):
             if key in self.model_fields_set and self.kind != "vacancy":
                 raise ValueError(f"{key!r} is for kind vacancy, not {self.kind}")
         if self.kind == "cycle":

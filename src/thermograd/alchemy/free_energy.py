@@ -46,6 +46,7 @@ from ..md.frenkel_ladd import FrenkelLaddRun, MDSettings, frenkel_ladd, npt_volu
 from ..md.hamiltonians import EinsteinPotential, Scaled, Sum
 from ..md.protocol import SwitchPair
 from ..units import KB
+from .harmonic_reference import HarmonicVacancy, harmonic_vacancy_formation
 from .md import AlchemicalPath, MLIPPotential, relax_positions
 from .system import substitution, vacancy
 
@@ -103,6 +104,8 @@ class VacancyResult:
         switch: the alchemical switch (eV/cell). tether_spring: k_v, eV/Å². F_E_oscillator: eV.
         com_term: (3/2)k_BT ln(M/(M − m_v)), eV. pv_term: PV/N, eV.
         md_steps: MD steps per replica of each route's own runs ("perfect", "defect", "alchemical").
+        G_v_harmonic: the harmonic reference E_v + F_h,v (+ PV/N) at the same cell, eV (None if not asked
+            for); harmonic: its terms (:class:`~thermograd.alchemy.harmonic_reference.HarmonicVacancy`).
     """
 
     T: float
@@ -122,6 +125,8 @@ class VacancyResult:
     com_term: float
     pv_term: float
     md_steps: dict = field(default_factory=dict)
+    G_v_harmonic: float | None = None
+    harmonic: HarmonicVacancy | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -215,6 +220,7 @@ def vacancy_formation(
     pressure: float | None = None,
     conventional: bool = True,
     relax_defect: bool = True,
+    harmonic: bool = False,
     checkpoint_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> VacancyResult:
@@ -230,6 +236,9 @@ def vacancy_formation(
         conventional: also run the defect crystal's Frenkel–Ladd (the conventional route).
         relax_defect: relax the defect crystal's positions (fixed cell, FIRE) before its Frenkel–Ladd; the
             free energy does not depend on the tether sites, the dissipation does.
+        harmonic: also the noise-free harmonic reference E_v + F_h,v at the same cell (two Hessians;
+            :func:`~thermograd.alchemy.harmonic_reference.harmonic_vacancy_formation`), the T → 0 limit of
+            both routes: at low T it shows which route a finite switching time has biased.
         checkpoint_dir: folder for checkpoints; an interrupted calculation resumes, finished runs are kept.
         progress: tqdm bars.
     """
@@ -297,6 +306,7 @@ def vacancy_formation(
         steps["defect"] = defect.md_steps
         g_conv = (n - 1) * (defect.F - perfect.F) + pv
         g_conv_err = (n - 1) * math.hypot(defect.F_error, perfect.F_error)
+    harm = harmonic_vacancy_formation(backend, atoms, site, T) if harmonic else None
     return VacancyResult(
         T=float(T),
         n_atoms=n,
@@ -315,6 +325,8 @@ def vacancy_formation(
         com_term=com,
         pv_term=pv,
         md_steps=steps,
+        G_v_harmonic=None if harm is None else harm.G_v[0] + pv,
+        harmonic=harm,
     )
 
 

@@ -15,6 +15,7 @@ SERIES = {
     "vacancy": (
         ("G_v alchemical", "G_v_alchemical", "G_v_alchemical_error", "eV"),
         ("G_v conventional", "G_v_conventional", "G_v_conventional_error", "eV"),
+        ("G_v harmonic", "G_v_harmonic", None, "eV"),
     ),
     "substitution": (("ΔG", "delta_G", "delta_G_error", "eV/atom"),),
     "cycle": (("cycle closure", "closure", "closure_error", "meV/atom"),),
@@ -33,14 +34,15 @@ AXIS = {
 
 def series(kind: str, result: dict) -> list[tuple[str, float, float, str]]:
     """(label, value, error, unit) of the headline values of one result dictionary (``to_dict``); a route
-    that was not run (None) is left out. Frenkel–Ladd at a pressure reports G (its error is F's)."""
+    that was not run (None) is left out. Frenkel–Ladd at a pressure reports G (its error is F's); the
+    harmonic reference has no sampling error (0)."""
     out = []
     for label, key, err, unit in SERIES[kind]:
         value = result.get(key)
         if kind == "frenkel-ladd" and result.get("G") is not None:
             label, value = "G", result["G"]
         if value is not None:
-            out.append((label, float(value), float(result[err]), unit))
+            out.append((label, float(value), 0.0 if err is None else float(result[err]), unit))
     return out
 
 

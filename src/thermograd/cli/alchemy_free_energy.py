@@ -168,6 +168,7 @@ def _calculate(cfg, backend, structures, sites, T, settings, folder, progress):
             pressure=fe.pressure,
             conventional=fe.conventional,
             relax_defect=fe.relax_defect,
+            harmonic=fe.harmonic,
             **common,
         )
     if fe.kind == "substitution":
@@ -183,9 +184,11 @@ def _calculate(cfg, backend, structures, sites, T, settings, folder, progress):
 def _table(kind: str, results: list[dict], head: str) -> list[str]:
     lines = [head]
     if kind == "vacancy":
+        with_harmonic = any(r.get("G_v_harmonic") is not None for r in results)
         lines.append(
             f"{'T (K)':>8}  {'G_v alchemical (eV)':>22}  {'G_v conventional (eV)':>22}  {'Q switch (eV)':>13}"
             f"  {'Q FL perf/def (meV/atom)':>24}  {'MD steps alch/conv route':>24}"
+            + (f"  {'G_v harmonic (eV)':>18}" if with_harmonic else "")
         )
         for r in results:
             st = r["md_steps"]
@@ -199,13 +202,15 @@ def _table(kind: str, results: list[dict], head: str) -> list[str]:
                 "—" if r["f_defect"] is None else f"{st['perfect'] + st['defect']}"
             )
             q_fl = f"{1e3 * r['f_perfect']['dissipation']:.3f} / {q_def}"
+            harm = "" if not with_harmonic else f"  {r['G_v_harmonic']:>18.5f}"
             lines.append(
                 f"{r['T']:8.1f}  {_pm(r['G_v_alchemical'], r['G_v_alchemical_error']):>22}  {conv:>22}  "
-                f"{r['switch']['dissipation']:13.5f}  {q_fl:>24}  {steps:>24}"
+                f"{r['switch']['dissipation']:13.5f}  {q_fl:>24}  {steps:>24}{harm}"
             )
         lines.append(
             "G_v alchemical = ΔF_switch + f_perfect − F_E,osc + (3/2)k_BT ln(M/(M − m_v)) + PV/N; conventional = "
             "(N − 1)(f_defect − f_perfect) + PV/N; Q: dissipation ⟨(W_f + W_b)/2⟩"
+            + ("; harmonic = E_v + F_h,v (+ PV/N), no anharmonicity" if with_harmonic else "")
         )
     elif kind == "substitution":
         lines.append(
