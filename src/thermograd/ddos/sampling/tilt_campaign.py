@@ -236,11 +236,17 @@ def run_tilt(
     return {"output": str(output), "shells": todo, "skipped": sorted(done & set(todo)), "ess": ess}
 
 
+def tilt_strain_index(path) -> int | None:
+    """The campaign strain index a tilt file was sampled on (None if it does not say)."""
+    with open_file(Path(path), TILT) as f:
+        return int(f.attrs["strain_index"]) if "strain_index" in f.attrs else None
+
+
 def load_tilted(path, dataset) -> dict[int, TiltedShell]:
     """Finished tilted shells of ``path`` for ``dataset`` (its uniform samples attached as the λ = 0 rung).
 
     Raises:
-        StoreError: not a tilt file, or made for another campaign/phase than ``dataset``.
+        StoreError: not a tilt file, or made for another campaign, phase or strain than ``dataset``.
     """
     path = Path(path)
     with open_file(path, TILT) as f:
@@ -250,6 +256,14 @@ def load_tilted(path, dataset) -> dict[int, TiltedShell]:
             raise StoreError(f"{path} was sampled on another campaign than {prov.get('source')}")
         if str(f.attrs["phase"]) != dataset.name:
             raise StoreError(f"{path} holds phase {f.attrs['phase']!r}, not {dataset.name!r}")
+        group = str(prov.get("group", ""))
+        if "strain_index" in f.attrs and group.rsplit("/", 1)[-1].startswith("strain_"):
+            own = f"strain_{int(f.attrs['strain_index']):02d}"
+            if group.rsplit("/", 1)[-1] != own:
+                raise StoreError(
+                    f"{path} was sampled on {dataset.name} {own}, not on {group.rsplit('/', 1)[-1]} "
+                    f"(strain {dataset.strain:g})"
+                )
         theta, T_tilt = f["theta"][()], float(f.attrs["T_tilt"])
         lambdas = np.asarray(json.loads(f.attrs["plan"])["lambdas"], dtype=float)
         out = {}
