@@ -16,6 +16,11 @@ whose α integrand has mass beyond them (campaign route), e.g. a temperature far
 command exit 2 with the reason, printing and plotting nothing. ``--allow-extrapolation`` prints such rows
 marked '*' (JSON: flagged, flag_reason) and crosses them on the plot. ``--plot`` draws F_anh(T) in meV/atom
 with ±1σ bands; the plot file may not be an input and replaces only an existing plot (with ``--force``).
+
+``--pressure P`` (GPa) takes a campaign sampled at several strains and prints G(θ, P, T) = F̂(V*) + PV*, the
+volume V*, the bulk modulus B and the volumetric thermal expansion α, each phase's F(V) fitted over all its
+strains (``--fit``, :mod:`thermograd.thermo.eos`); σ of G, V* and B propagate the σ of every volume. A pressure
+whose V* lies outside the sampled strains is flagged like an extrapolation in T.
 """
 
 from __future__ import annotations
@@ -50,7 +55,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         legacy_strict=True,
     )
     add_force(p, "plot file")
-    p.add_argument("--phase", help="campaign input: phase label (default: the only one)")
+    p.add_argument(
+        "--pressure",
+        type=float,
+        metavar="GPa",
+        help="campaign sampled at several strains: G, V*, B and α at this pressure (F(V) fitted over the strains)",
+    )
+    p.add_argument(
+        "--fit",
+        choices=("birch2", "birch3", "birch4"),
+        default="birch3",
+        help="F(V) form with --pressure (Birch-Murnaghan order; needs order + 1 strains, default birch3)",
+    )
+    p.add_argument(
+        "--phase", help="campaign input: phase label (default: the only one), or label@strain for one cell"
+    )
     p.add_argument(
         "--tilted", metavar="FILE", action="append", default=[], help="campaign input: tilt file (repeatable)"
     )
@@ -70,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     T = parse_temperatures(args.T)
     check_outputs([(args.plot, "plot")], inputs=[args.model, *args.theta, *args.tilted], force=args.force)
+    if args.pressure is not None:
+        return _run_pressure(args, T)
     est = open_estimator(args.model, phase=args.phase, tilted=args.tilted, method=args.method)
     coeffs = Coefficients.from_snapcoeff(args.theta, est.n_features, args.element)
     res = est.predict(coeffs, T, convention=args.convention, with_grad=False)
@@ -156,3 +177,65 @@ def _table(coeffs, T, res) -> str:
                 f"{int(res.route_code[i, k]):5d}{mark}"
             )
     return "\n".join(lines)
+
+
+def _run_pressure(args: argparse.Namespace, T) -> int:
+    """``predict --pressure``: G, V*, B and α of one phase over its strains (module docstring)."""
+    import json
+    import sys
+
+    import numpy as np
+
+    from ..ddos.estimators.from_file import open_volume_estimators
+    from ..errors import InputError
+    from ..free_energy import Coefficients
+    from ..thermo.eos import gibbs_free_energy
+
+    if args.plot:
+        raise InputError(
+            "--plot draws F_anh(T) of one cell; with --pressure use --json and plot G, V or B yourself"
+        )
+    ests = open_volume_estimators(args.model, phase=args.phase, tilted=args.tilted, method=args.method)
+    coeffs = Coefficients.from_snapcoeff(args.theta, ests[0].n_features, args.element)
+    res = gibbs_free_energy(ests, None, coeffs, T, args.pressure, convention=args.convention, fit=args.fit)
+    n_flag = int(res.flagged.sum())
+    if n_flag and not args.allow_extrapolation:
+        i, k = np.argwhere(res.flagged)[0]
+        raise InputError(
+            f"{n_flag} of {res.G.size} (model, T) results at {args.pressure:g} GPa are flagged ({res.reason(i, k)}; "
+            f"volumes {res.volumes[0]:.4g}-{res.volumes[-1]:.4g} Å³/atom; first: {args.theta[i]} at {T[k]:g} K); "
+            "pass --allow-extrapolation to print them flagged"
+        )
+    if args.json:
+        out = {
+            "model": args.model,
+            "phase": res.phase,
+            "P_GPa": res.P,
+            "fit": res.fit,
+            "convention": res.convention,
+            "volumes": res.volumes.tolist(),
+            "units": {"G": "eV/atom", "V": "Å^3/atom", "B": "GPa", "alpha": "1/K", "T": "K"},
+            "results": res.rows(),
+        }
+        print(json.dumps(out, indent=1))
+    else:
+        files = [coeffs.label(i) for i in range(len(coeffs))]
+        w = max(5, *(len(f) for f in files))
+        print(
+            f"# {res.phase} at P = {res.P:g} GPa: G = F̂(V*) + PV*, {res.fit} F(V) over {res.volumes.size} volumes "
+            f"{res.volumes[0]:.4f}-{res.volumes[-1]:.4f} Å³/atom; harmonic convention '{res.convention}'; '*' = flagged"
+        )
+        print(
+            f"# {'theta':<{w}} {'T/K':>8} {'G/eV':>13} {'sigma/meV':>10} {'V*/Å³':>10} {'sigma_V':>9} "
+            f"{'B/GPa':>8} {'alpha/1e-6K':>11}"
+        )
+        for i, f in enumerate(files):
+            for k, t in enumerate(T):
+                mark = f" * {res.reason(i, k)}" if res.flagged[i, k] else ""
+                print(
+                    f"  {f:<{w}} {t:8.1f} {res.G[i, k]:13.7f} {1e3 * res.sigma_G[i, k]:10.4f} {res.V[i, k]:10.5f} "
+                    f"{res.sigma_V[i, k]:9.5f} {res.B[i, k]:8.2f} {1e6 * res.alpha[i, k]:11.3f}{mark}"
+                )
+    for w_ in res.warnings:
+        print(f"thermograd predict: warning: {w_}", file=sys.stderr)
+    return 0

@@ -1,4 +1,5 @@
-"""``thermograd transition --pressure``: T_c at a pressure from campaigns sampled at several strains.
+"""``thermograd transition --pressure`` and ``predict --pressure``: T_c, G, V*, B and α at a pressure from
+campaigns sampled at several strains.
 
 An engine-free toy campaign (pair-descriptor model, fcc and bcc "Cu", five strains each, one fixed reference
 θ under which the fcc minimum lies at strain 0 and the bcc one near +0.01) is the input. The checks are
@@ -154,3 +155,43 @@ def test_a_tilt_file_serves_only_its_own_strain(campaign, tmp_path, capsys):
         capsys, ["transition", camp, camp, "--phases", "fcc@0", "bcc@0", "--theta", snap, "--tilted-a", tilt]
     )
     assert rc == 2 and "strain index 3" in err and err.count("\n") == 1
+
+
+def test_predict_at_a_pressure_is_the_library_value(campaign, capsys):
+    """G, V*, B, α at P from ``predict --pressure`` equal :func:`gibbs_free_energy` over the same estimators;
+    V* lies inside the sampled volumes at P = 0 and shrinks under 1 GPa (B > 0)."""
+    from thermograd.ddos.estimators.from_file import open_volume_estimators
+    from thermograd.free_energy import Coefficients
+    from thermograd.thermo.eos import gibbs_free_energy
+
+    camp, snap = campaign
+    argv = ["predict", camp, "--phase", "fcc", "--theta", snap, "--T", "300:900:3", "--allow-extrapolation"]
+    rows = {}
+    for P in (0.0, 1.0):
+        rc, out, err = _run(capsys, [*argv, "--pressure", P, "--json"])
+        assert rc == 0, err
+        rows[P] = json.loads(out)["results"][0]
+    ests = open_volume_estimators(camp, phase="fcc")
+    ref = gibbs_free_energy(ests, None, Coefficients.from_snapcoeff(snap, 3), [300.0, 600.0, 900.0], 1.0)
+    assert np.allclose(rows[1.0]["G"], ref.G[0], rtol=0, atol=1e-12)
+    assert np.allclose(rows[1.0]["V"], ref.V[0], rtol=0, atol=1e-12)
+    assert all(ests[0].volume_per_atom < v < ests[-1].volume_per_atom for v in rows[0.0]["V"])
+    assert all(v1 < v0 for v0, v1 in zip(rows[0.0]["V"], rows[1.0]["V"])) and min(rows[0.0]["B_GPa"]) > 0
+    rc, out, _ = _run(capsys, [*argv, "--pressure", "0"])
+    lines = out.splitlines()
+    assert rc == 0 and lines[0].startswith("# fcc at P = 0 GPa: G = F̂(V*) + PV*, birch3 F(V) over 5 volumes")
+    assert "B/GPa" in lines[1] and len(lines) == 5
+
+
+def test_predict_refusals_on_a_multi_strain_campaign(campaign, tmp_path, capsys):
+    camp, snap = campaign
+    base = ["predict", camp, "--theta", snap, "--T", "300", "--allow-extrapolation"]
+    rc, _, err = _run(capsys, [*base, "--phase", "fcc"])
+    assert rc == 2 and "sampled at 5 strains" in err and err.count("\n") == 1
+    rc, out, err = _run(capsys, [*base, "--phase", "fcc@0.015", "--json"])
+    assert rc == 0, err
+    assert json.loads(out)["phase"] == "fcc"
+    rc, _, err = _run(capsys, [*base, "--phase", "fcc", "--pressure", "0", "--plot", tmp_path / "g.png"])
+    assert rc == 2 and "--plot" in err and not (tmp_path / "g.png").exists()
+    rc, _, err = _run(capsys, [*base, "--phase", "fcc", "--pressure", "0", "--fit", "birch4"])
+    assert rc == 0, err  # 5 strains hold the fourth-order fit
