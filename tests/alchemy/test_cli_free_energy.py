@@ -226,7 +226,7 @@ def test_frenkel_ladd_on_a_sum_of_morse_and_random_mace(tmp_path, capsys):
     res = out["results"][0]
     assert out["model"] == "Morse (preset fe) + random MACE (Fe; seed 0)"
     assert math.isfinite(res["F"]) and res["G"] is None and res["n_atoms"] == 16
-    assert res["F"] == pytest.approx(res["F_einstein"] + res["delta_F"], abs=1e-12)
+    assert res["F"] == pytest.approx(res["F_einstein"] + res["com_correction"] + res["delta_F"], abs=1e-12)
 
 
 def _refused(capsys, argv, tmp_path, message):

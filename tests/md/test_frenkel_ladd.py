@@ -17,7 +17,7 @@ import torch
 from thermograd.alchemy.md import MLIPPotential
 from thermograd.alchemy.pair import FE_MORSE, MorseBackend
 from thermograd.harmonic import harmonic_free_energy, modes_from_hessian
-from thermograd.md.frenkel_ladd import MDSettings, frenkel_ladd
+from thermograd.md.frenkel_ladd import FrenkelLaddOutcome, MDSettings, frenkel_ladd
 from thermograd.structures import bcc
 
 #: short runs (about 1400 steps of 4 replicas per Frenkel–Ladd): the dissipation is ~1–2 k_BT per cell, above
@@ -62,7 +62,8 @@ def test_frenkel_ladd_morse_fe_300K(run300, morse, fe16):
     assert r.dissipation > -3 * r.dissipation_error
     # every BCC site is equivalent: one spring constant, although the raw per-site MSDs differ
     assert np.ptp(r.springs) == 0.0 and np.ptp(r.msd_sites) > 0
-    assert r.F == pytest.approx(r.F_einstein + r.delta_F, abs=1e-15)
+    assert r.F == pytest.approx(r.F_einstein + r.com_correction + r.delta_F, abs=1e-15)
+    assert isinstance(r, FrenkelLaddOutcome) and r.convention == "cell"
     e0, _, _ = morse.evaluate(torch.as_tensor(fe16.positions)[None], torch.as_tensor(fe16.cell[:])[None])
     assert r.energy_min == pytest.approx(float(e0[0]) / 16, abs=1e-12)  # the static energy at the sites
     assert len(r.w_forward) == len(r.w_backward) == SETTINGS["n_replicas"]

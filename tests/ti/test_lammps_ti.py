@@ -77,6 +77,11 @@ def test_short_lambda_ti_and_fl_smoke(fe_system):
     assert abs(r.F_anh) < 0.01 and r.F_error > 0
     fl = run_frenkel_ladd(fe_system, 300.0, n_equil=50, n_switch=300, n_repeats=2, n_msd=300, seed=2)
     assert abs(fl.F - r.F_cell) < 0.01 and fl.spring > 0
+    # the same result protocol as the torch engine's Frenkel–Ladd: F = F_E + com_correction + ΔF
+    from thermograd.md.frenkel_ladd import FrenkelLaddOutcome
+
+    assert isinstance(fl, FrenkelLaddOutcome)
+    assert fl.F == pytest.approx(fl.F_einstein + fl.com_correction + fl.delta_F, abs=1e-15)
     assert r.to_dict()["points"][0]["lam"] == r.points[0].lam
 
 

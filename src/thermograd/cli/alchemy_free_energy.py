@@ -252,8 +252,9 @@ def _table(kind: str, results: list[dict], head: str) -> list[str]:
         )
         for r in results:
             g = "—" if r["G"] is None else f"{r['G']:.6f}"
+            f_e_cell = r["F_einstein"] + r["com_correction"]
             lines.append(
-                f"{r['T']:8.1f}  {_pm(r['F'], r['F_error']):>22}  {g:>12}  {r['F_einstein']:18.6f}  "
+                f"{r['T']:8.1f}  {_pm(r['F'], r['F_error']):>22}  {g:>12}  {f_e_cell:18.6f}  "
                 f"{1e3 * r['dissipation']:12.4f}  {r['volume']:11.4f}  {r['md_steps']:9d}"
             )
         lines.append('F = F_E,cell − ΔF(model → Einstein); centre of mass held ("cell" convention)')

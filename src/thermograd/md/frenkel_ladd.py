@@ -12,6 +12,11 @@ Protocol (Freitas, Asta, de Koning, Comput. Mater. Sci. 112, 333 (2016); Nam et 
    in every run, so F is in the ``"cell"`` convention of :mod:`thermograd.ti.results`, the same as
    :func:`thermograd.ti.frenkel_ladd.run_frenkel_ladd`; the correction relative to the free Einstein
    crystal, F_E,cell − F_E, is reported as ``com_correction``.
+
+**One result protocol.** Both Frenkel–Ladd drivers (this one, for any batched potential, and
+:func:`thermograd.ti.run_frenkel_ladd` on LAMMPS) return results that satisfy :class:`FrenkelLaddOutcome`:
+the same names with the same meanings, F = F_einstein + com_correction + delta_F in the ``"cell"``
+convention, so a caller (or a test comparing the two engines) never needs to know which engine ran.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -29,6 +35,41 @@ from ..units import KB
 from .engine import BAR_TO_EV_PER_A3, BatchedLangevin, MDState
 from .hamiltonians import EinsteinPotential, LinearPath, Potential, Static
 from .protocol import equilibrate, switch_pair
+
+
+@runtime_checkable
+class FrenkelLaddOutcome(Protocol):
+    """What every Frenkel–Ladd driver returns (per atom, eV; ``"cell"`` convention).
+
+    Attributes:
+        T: K. n_atoms: N. volume: Å³/atom. pressure: bar of the NPT volume step, or None (fixed cell).
+        F_einstein: the free Einstein crystal, (3k_BT/N) Σ_i ln(βħω_i) over 3N oscillators.
+        com_correction: F_E,cell − F_einstein, the Einstein crystal with its centre of mass held.
+        delta_F, delta_F_error: F − F_E,cell = −(W_f − W_b)/2 per atom, SEM over independent pairs.
+        dissipation, dissipation_error: (W_f + W_b)/2 per atom.
+        F, F_error: F_einstein + com_correction + delta_F. G: F + PV/N, or None at fixed cell.
+        w_forward, w_backward: per-pair works per atom. md_steps: MD steps. convention: ``"cell"``.
+    """
+
+    T: float
+    n_atoms: int
+    volume: float
+    pressure: float | None
+    F_einstein: float
+    com_correction: float
+    delta_F: float
+    delta_F_error: float
+    dissipation: float
+    dissipation_error: float
+    F: float
+    F_error: float
+    G: float | None
+    w_forward: list
+    w_backward: list
+    md_steps: int
+    convention: str
+
+    def to_dict(self) -> dict: ...
 
 
 @dataclass
@@ -124,10 +165,11 @@ class FrenkelLaddRun:
         T: K. n_atoms: N. volume: cell volume per atom, Å³. pressure: bar (None at fixed volume).
         springs: k_i per site, eV/Å². msd_sites: ⟨|Δr_i|²⟩ per site (replica mean, before averaging over
             equivalent sites), Å².
-        F_einstein: F_E,cell (centre of mass held). com_correction: F_E,cell − F_E (free Einstein crystal).
+        F_einstein: F_E of the free Einstein crystal (3N oscillators). com_correction: F_E,cell − F_E, so
+            that F_E,cell = F_einstein + com_correction is the crystal with its centre of mass held.
         delta_F, delta_F_error: F − F_E,cell = −⟨(W_f − W_b)/2⟩/N and its SEM over the replicas.
         dissipation, dissipation_error: ⟨(W_f + W_b)/2⟩/N.
-        F, F_error: the free energy. G: F + PV/N (None at fixed volume).
+        F, F_error: F_einstein + com_correction + delta_F. G: F + PV/N (None at fixed volume).
         w_forward, w_backward: per-replica works per atom (model → Einstein and back), eV.
         md_steps: MD steps per replica.
         energy_min: E at the sites per atom (the potential's static energy), eV.
@@ -156,6 +198,8 @@ class FrenkelLaddRun:
     energy_min: float
     settings: dict = field(default_factory=dict)
     profile: dict = field(default_factory=dict)
+    units: str = "eV/atom"
+    convention: str = "cell"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -338,7 +382,7 @@ def frenkel_ladd(
         pressure=pressure,
         springs=springs.tolist(),
         msd_sites=msd.tolist(),
-        F_einstein=f_cell,
+        F_einstein=f_free,
         com_correction=f_cell - f_free,
         delta_F=-est.delta_F,
         delta_F_error=est.error,

@@ -142,6 +142,7 @@ def run_frenkel_ladd(
         spring=float(spring),
         msd=msd,
         F_einstein=f_e,
+        com_correction=-f_e / n,
         delta_F=delta,
         delta_F_error=est.error,
         dissipation=est.dissipation,

@@ -306,6 +306,11 @@ class LammpsSystem:
 
     def npt_volume(self, T: float, pressure: float, n_steps: int, seed: int) -> float:
         """Mean cell volume (Å³) of an NPT run at (T, P): half equilibration, half averaging; P in bar."""
+        return float(self.npt_volume_trace(T, pressure, n_steps, seed).mean())
+
+    def npt_volume_trace(self, T: float, pressure: float, n_steps: int, seed: int) -> np.ndarray:
+        """Cell volume (Å³) at every step of the averaging half of an NPT run at (T, P) (P in bar; the first
+        half equilibrates), for ⟨V⟩ with a block-averaged error."""
         if n_steps < 200:
             raise InputError(f"NPT needs at least 200 steps, got {n_steps}")
         with self._session() as s, tempfile.TemporaryDirectory(prefix="thermograd-ti-") as tmp:
@@ -316,7 +321,7 @@ class LammpsSystem:
             s.command("compute tg_dmax all reduce max c_tg_dsp[4]\nvariable tg_vol equal vol")
             self._run(s, n_steps // 2, T)
             data = self._record(s, n_steps - n_steps // 2, T, "${tg_vol}", tmp, "npt")
-            return float(data[:, 0].mean())
+            return data[:, 0].copy()
 
 
 def relax_cubic_lattice(atoms, potential, rel_range: float = 0.03):

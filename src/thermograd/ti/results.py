@@ -161,11 +161,14 @@ class FrenkelLaddResult(_Serialisable):
         spring: Einstein spring constant k = 3k_BT/⟨|Δr|²⟩, eV/Å².
         msd: mean squared displacement used for k, Å².
         F_einstein: classical Einstein crystal 3k_BT ln(βħω_E), 3N oscillators.
+        com_correction: −F_einstein/N, the change to the Einstein crystal with its centre of mass held
+            (equal springs and masses), so that F = F_einstein + com_correction + delta_F.
         delta_F: F(model) − F(Einstein), both with the centre of mass fixed, = −(W_f − W_b)/2.
         delta_F_error: standard error over the switching pairs.
         dissipation: (W_f + W_b)/2 averaged over pairs.
         dissipation_error: its standard error.
-        F: total in the ``"cell"`` convention: F_einstein·(1 − 1/N) + delta_F.
+        F: total in the ``"cell"`` convention: F_einstein·(1 − 1/N) + delta_F. (The fields shared with the torch
+            engine's result follow :class:`thermograd.md.frenkel_ladd.FrenkelLaddOutcome`.)
         F_error: = delta_F_error.
         F_calphy: total in calphy's convention (see the module docstring).
         G: F + PV per atom when a pressure was given (Gibbs energy, cell convention), else None.
@@ -184,6 +187,7 @@ class FrenkelLaddResult(_Serialisable):
     spring: float
     msd: float
     F_einstein: float
+    com_correction: float
     delta_F: float
     delta_F_error: float
     dissipation: float
