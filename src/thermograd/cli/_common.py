@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_convention", "add_extrapolation", "add_force", "add_phase_inputs", "add_quiet", "open_phases"]
+__all__ = [
+    "add_convention",
+    "add_extrapolation",
+    "add_force",
+    "add_phase_inputs",
+    "add_pressure",
+    "add_quiet",
+    "open_phases",
+]
 
 
 def add_force(p: argparse.ArgumentParser, what: str = "output file") -> None:
@@ -64,6 +72,17 @@ def add_phase_inputs(p: argparse.ArgumentParser) -> None:
         help="model files: fast (default), table or exact; campaign files: gamma (default) or reweight",
     )
     add_convention(p)
+
+
+def add_pressure(p: argparse.ArgumentParser, what: str) -> None:
+    """``--pressure GPa`` (``what`` it gives) and ``--fit``, the F(V) form of :mod:`thermograd.thermo.eos`."""
+    p.add_argument("--pressure", type=float, metavar="GPa", help=what)
+    p.add_argument(
+        "--fit",
+        choices=("birch2", "birch3", "birch4"),
+        default="birch3",
+        help="F(V) form with --pressure (Birch-Murnaghan order; needs order + 1 strains, default birch3)",
+    )
 
 
 def open_phases(args: argparse.Namespace):

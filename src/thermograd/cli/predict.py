@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_convention, add_extrapolation, add_force
+from ._common import add_convention, add_extrapolation, add_force, add_pressure
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,17 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         legacy_strict=True,
     )
     add_force(p, "plot file")
-    p.add_argument(
-        "--pressure",
-        type=float,
-        metavar="GPa",
-        help="campaign sampled at several strains: G, V*, B and α at this pressure (F(V) fitted over the strains)",
-    )
-    p.add_argument(
-        "--fit",
-        choices=("birch2", "birch3", "birch4"),
-        default="birch3",
-        help="F(V) form with --pressure (Birch-Murnaghan order; needs order + 1 strains, default birch3)",
+    add_pressure(
+        p,
+        "campaign sampled at several strains: G, V*, B and α at this pressure (F(V) fitted over the strains)",
     )
     p.add_argument(
         "--phase", help="campaign input: phase label (default: the only one), or label@strain for one cell"

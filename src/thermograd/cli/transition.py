@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_extrapolation, add_force, add_phase_inputs, open_phases, phase_inputs
+from ._common import add_extrapolation, add_force, add_phase_inputs, add_pressure, open_phases, phase_inputs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,18 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--theta", required=True, metavar="FILE.snapcoeff", help="SNAP coefficient file")
     p.add_argument("--element", help="element block of the .snapcoeff file (default: the first)")
     p.add_argument("--T", default="500:2500:81", help="temperature grid T0:T1[:n] (default 500:2500:81)")
-    p.add_argument(
-        "--pressure",
-        type=float,
-        metavar="GPa",
-        help="T_c at this pressure: campaign files sampled at several strains, F(V) fitted per phase",
-    )
-    p.add_argument(
-        "--fit",
-        choices=("birch2", "birch3", "birch4"),
-        default="birch3",
-        help="F(V) form with --pressure (Birch-Murnaghan order; needs order + 1 strains, default birch3)",
-    )
+    add_pressure(p, "T_c at this pressure: campaign files sampled at several strains, F(V) fitted per phase")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="DF.png", help="plot ΔF(T) (meV/atom) with ±1σ, T_c and its error band")
     add_extrapolation(
